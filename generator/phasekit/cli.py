@@ -1,0 +1,64 @@
+"""Command line entry point: registers the commands and maps failures to exit codes.
+
+0 ok; 1 user error or failed check (one line, no traceback); 2 usage; 3 unexpected (traceback with --debug,
+otherwise written to a log file the user can attach to a bug report).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+
+import click
+
+from . import __version__
+from .commands import apply, assess, blueprints, capture, check, new_service, update
+from .errors import PhasekitError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="phasekit")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """From docker-compose and hand-set IPs to health checks, Terraform, monitoring, CI, Helm and policy."""
+    ctx.obj = {"debug": debug}
+
+
+for _module in (capture, assess, blueprints, apply, update, check, new_service):
+    cli.add_command(_module.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="phasekit", standalone_mode=False)
+    except PhasekitError as exc:
+        click.secho(f"phasekit: error: {exc}", fg="red", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("phasekit: aborted", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        click.echo("phasekit: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become exit 3
+        if debug:
+            traceback.print_exc()
+        else:
+            with tempfile.NamedTemporaryFile("w", prefix="phasekit-crash-", suffix=".log", delete=False) as log:
+                traceback.print_exc(file=log)
+            click.secho(f"phasekit: unexpected error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            click.echo(f"phasekit: details in {log.name} (run with --debug to see them here)", err=True)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

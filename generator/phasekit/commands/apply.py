@@ -1,0 +1,39 @@
+"""`phasekit apply`: render blueprints from architecture.yaml into a repository, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import blueprints, model, render
+from ._options import arch_option, dest_option, template_option, vcs_ref_option
+
+
+@click.command("apply")
+@arch_option
+@dest_option
+@click.option("--blueprint", "names", multiple=True, help="Blueprint to apply (repeatable).")
+@click.option("--phase", "phases", type=click.IntRange(1, 4), multiple=True, help="Apply every blueprint of a phase.")
+@click.option("--all", "everything", is_flag=True, help="Apply every phase's blueprints.")
+@template_option
+@vcs_ref_option
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Overwrite existing files that differ from the rendered ones.")
+def command(
+    arch_path: Path, dest: Path, names: tuple[str, ...], phases: tuple[int, ...], everything: bool,
+    template: str | None, vcs_ref: str | None, dry_run: bool, force: bool,
+) -> None:
+    """Render blueprints into DEST (nothing is written unless every blueprint renders)."""
+    arch = model.load(arch_path)
+    chosen = blueprints.select(list(names), list(phases), everything)
+    source = render.Source.resolve(template, vcs_ref)
+    result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force)
+    verb = "would write" if dry_run else "wrote"
+    for rel in result.written:
+        click.echo(f"{verb} {dest / rel}")
+    click.echo(
+        f"{', '.join(chosen)}: {verb} {len(result.written)} files, {len(result.unchanged)} unchanged"
+        + (f" (template {source.vcs_ref})" if source.vcs_ref else ""),
+        err=True,
+    )

@@ -1,0 +1,288 @@
+"""The architecture model: load, validate (schema + cross-references), normalise and write architecture.yaml."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ModelError
+from .resources import schema_path
+
+Architecture = dict[str, Any]
+
+SCHEMA_URL = "https://phasekit.dev/schemas/architecture.schema.json"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kinds that serve on a port and so must declare one.
+LISTENING_KINDS = {"http", "tcp", "grpc", "gateway", "static"}
+HTTP_KINDS = {"http", "gateway", "static"}
+
+DEFAULT_RESOURCES = {"cpu_request": "100m", "cpu_limit": "500m", "memory_request": "128Mi", "memory_limit": "256Mi"}
+DEFAULT_SLO = {"availability": 99.5, "latency_ms": 500}
+DEFAULT_TARGETS = {
+    "runtime": "compose",
+    "kubernetes_version": "1.31",
+    "terraform_provider": "docker",
+    "registry": "ghcr.io/example",
+    "domain": "example.com",
+    "broker": "none",
+}
+# The worker checker ships with the health blueprint; a worker proves liveness by a fresh heartbeat file.
+WORKER_PROBE_COMMAND = ["/bin/sh", "/healthcheck/healthcheck.sh"]
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text(encoding="utf-8"))
+
+
+def dns_id(name: str) -> str:
+    """The deterministic DNS-1123 label for a compose-style name: lowercase, '_' and '.' become '-'."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load(path: str | Path) -> Architecture:
+    """Read, validate and normalise an architecture.yaml; ModelError names the file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such file (run `phasekit capture` first)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read: {exc}") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str = "architecture.yaml") -> Architecture:
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ModelError(f"{source}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        raise ModelError(f"{source}: the file is empty")
+    return validate(data, source, node)
+
+
+def validate(data: Any, source: str = "architecture", node: yaml.Node | None = None) -> Architecture:
+    """Schema first (structure), then the rules a schema cannot say; returns the normalised model."""
+    if not isinstance(data, dict):
+        raise ModelError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        field = _json_path(err.absolute_path)
+        line = _line_of(node, list(err.absolute_path))
+        where = f"{source}:{line}" if line else source
+        raise ModelError(f"{where}: {field or 'top level'}: {_schema_message(err)}")
+    arch = normalise(data)
+    check_references(arch, source)
+    return arch
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "pattern" and isinstance(err.instance, str):
+        return f"{err.instance!r} is not a valid name (allowed: {err.validator_value})"
+    if err.validator == "additionalProperties":
+        return err.message.replace("Additional properties are not allowed", "unknown field")
+    return err.message
+
+
+def _json_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, parts: list[Any]) -> int | None:
+    """The 1-based line of the YAML node at parts (a JSON path), or the deepest ancestor found."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in parts:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+# ---------------------------------------------------------------------------- normalising
+
+
+def normalise(data: dict[str, Any]) -> Architecture:
+    """Fill every default and derived field, so blueprints read one explicit shape."""
+    arch: Architecture = copy.deepcopy(data)
+    project = arch["project"]
+    project.setdefault("id", _project_id(project["name"]))
+    arch.setdefault("datastores", [])
+    arch.setdefault("networks", [])
+    arch.setdefault("environments", ["dev", "staging", "prod"])
+    arch["targets"] = {**DEFAULT_TARGETS, **arch.get("targets", {})}
+    arch.setdefault("facts", [])
+    for svc in arch["services"]:
+        _normalise_service(svc)
+    for store in arch["datastores"]:
+        store.setdefault("id", dns_id(store["name"]))
+        store.setdefault("zone", "private")
+        store.setdefault("networks", [])
+        store.setdefault("static_ips", {})
+        store.setdefault("persistent", True)
+        store.setdefault("managed", False)
+        if "port" not in store and store["engine"] in DATASTORE_PORTS:
+            store["port"] = DATASTORE_PORTS[store["engine"]]
+    for net in arch["networks"]:
+        net.setdefault("id", dns_id(net["name"]))
+        net.setdefault("zone", "private")
+        net.setdefault("internal", False)
+    return arch
+
+
+DATASTORE_PORTS = {
+    "postgres": 5432, "mysql": 3306, "mariadb": 3306, "redis": 6379, "memcached": 11211, "minio": 9000,
+    "mongo": 27017, "kafka": 9092, "rabbitmq": 5672, "nats": 4222, "elasticsearch": 9200,
+}
+
+
+def _project_id(name: str) -> str:
+    candidate = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return candidate or "system"
+
+
+def _normalise_service(svc: dict[str, Any]) -> None:
+    svc.setdefault("id", dns_id(svc["name"]))
+    kind = svc.setdefault("kind", "http")
+    svc.setdefault("language", "unknown")
+    svc.setdefault("replicas", 1)
+    svc.setdefault("zone", "private")
+    for key in ("ports", "networks", "depends_on", "env", "secrets", "writable_paths", "profiles"):
+        svc.setdefault(key, [])
+    svc.setdefault("static_ips", {})
+    svc.setdefault("stateful", False)
+    svc["resources"] = {**DEFAULT_RESOURCES, **svc.get("resources", {})}
+    svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
+    _name_ports(svc)
+    health = svc.setdefault("health", {})
+    health.setdefault("declared", False)
+    first_port = svc["ports"][0]["port"] if svc["ports"] else None
+    for probe_name, default in _default_probes(kind, first_port).items():
+        probe = health.setdefault(probe_name, default)
+        if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
+            probe["port"] = first_port
+
+
+def _name_ports(svc: dict[str, Any]) -> None:
+    prefix = {"grpc": "grpc", "tcp": "tcp"}.get(svc["kind"], "http")
+    used: set[str] = {p["name"] for p in svc["ports"] if "name" in p}
+    for index, port in enumerate(svc["ports"]):
+        port.setdefault("protocol", "TCP")
+        if "name" not in port:
+            name = prefix if index == 0 and prefix not in used else f"{prefix}-{port['port']}"
+            if port["protocol"] == "UDP":
+                name = f"udp-{port['port']}"
+            port["name"] = name
+            used.add(name)
+
+
+def _default_probes(kind: str, port: int | None) -> dict[str, dict[str, Any]]:
+    if kind == "cron":
+        return {name: {"type": "none"} for name in ("liveness", "readiness", "startup")}
+    if kind == "worker" or port is None:
+        return {name: {"type": "exec", "command": [*WORKER_PROBE_COMMAND, name]} for name in ("liveness", "readiness", "startup")}
+    if kind in HTTP_KINDS:
+        return {
+            "liveness": {"type": "http", "path": "/health/live", "port": port},
+            "readiness": {"type": "http", "path": "/health/ready", "port": port},
+            "startup": {"type": "http", "path": "/health/live", "port": port},
+        }
+    return {name: {"type": "tcp", "port": port} for name in ("liveness", "readiness", "startup")}
+
+
+# ---------------------------------------------------------------------------- cross-references
+
+
+def check_references(arch: Architecture, source: str = "architecture") -> None:
+    """What JSON Schema cannot express: unique names and ids, known dependencies, declared ports."""
+    owners: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for group in ("services", "datastores"):
+        for item in arch[group]:
+            name, ident = item["name"], item["id"]
+            if name in owners:
+                raise ModelError(f"{source}: {group}: '{name}' is defined twice")
+            if not DNS_LABEL.match(ident) or len(ident) > 63:
+                raise ModelError(f"{source}: {group}: '{name}' cannot be mapped to a DNS-1123 name (got '{ident}')")
+            if ident in ids:
+                raise ModelError(
+                    f"{source}: {group}: '{name}' and '{ids[ident]}' both map to the Kubernetes name '{ident}'; rename one"
+                )
+            owners[name], ids[ident] = group, name
+    network_names = {n["name"] for n in arch["networks"]}
+    for svc in arch["services"]:
+        name = svc["name"]
+        for dep in svc["depends_on"]:
+            if dep == name:
+                raise ModelError(f"{source}: service '{name}' depends on itself")
+            if dep not in owners:
+                raise ModelError(f"{source}: service '{name}' depends on '{dep}', which is not a service or datastore")
+        if svc["kind"] in LISTENING_KINDS and not svc["ports"]:
+            raise ModelError(f"{source}: service '{name}' is of kind {svc['kind']} but declares no port")
+        port_names = [p["name"] for p in svc["ports"]]
+        if len(set(port_names)) != len(port_names):
+            raise ModelError(f"{source}: service '{name}' has two ports with the same name")
+        for probe_name in ("liveness", "readiness", "startup"):
+            probe = svc["health"][probe_name]
+            if probe["type"] == "exec" and not probe.get("command"):
+                raise ModelError(f"{source}: service '{name}': {probe_name} probe of type exec needs a command")
+            if probe["type"] in ("http", "tcp") and "port" not in probe:
+                raise ModelError(f"{source}: service '{name}': {probe_name} probe needs a port")
+    for item in [*arch["services"], *arch["datastores"]]:
+        for net in item["networks"]:
+            if network_names and net not in network_names:
+                raise ModelError(f"{source}: '{item['name']}' is attached to network '{net}', which is not declared")
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def dump(arch: Architecture, schema_ref: str = SCHEMA_URL) -> str:
+    """architecture.yaml text: a schema line for editors, then the model in a stable key order."""
+    body = yaml.safe_dump(_ordered(arch, schema()), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return f"# yaml-language-server: $schema={schema_ref}\n{body}"
+
+
+def _ordered(value: Any, node: dict[str, Any]) -> Any:
+    """Keys in the order the schema lists them (name and id first), so diffs stay small and readable."""
+    if "$ref" in node:
+        node = schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        order = {key: index for index, key in enumerate(props)}
+        keys = sorted(value, key=lambda k: (order.get(k, len(order)), k))
+        extra = node.get("additionalProperties")
+        return {k: _ordered(value[k], props.get(k, extra if isinstance(extra, dict) else {})) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(item, node.get("items", {})) for item in value]
+    return value
+
+
+def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in arch["services"]}
