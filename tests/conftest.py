@@ -1,0 +1,75 @@
+"""Shared fixtures: the bundled examples, a private template cache, rendering a blueprint, running a tool."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phasekit import model, render
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(REPO.glob("examples/*/architecture.yaml"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test session materialises the template into its own cache, never the user's ~/.cache."""
+    cache = tmp_path_factory.mktemp("template-cache") / "template"
+    os.environ["PHASEKIT_TEMPLATE_CACHE"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def template_source(_template_cache: Path) -> render.Source:
+    return render.Source.resolve(None, None)
+
+
+def example_ids() -> list[str]:
+    return [p.parent.name for p in EXAMPLES]
+
+
+@pytest.fixture(params=EXAMPLES, ids=example_ids())
+def example_arch(request: pytest.FixtureRequest) -> dict:
+    return model.load(request.param)
+
+
+_RENDERED: dict[tuple[str, str], Path] = {}
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory, template_source: render.Source):
+    """rendered(example_name, blueprint) -> folder with that blueprint applied (cached per session)."""
+
+    def _render(example: str, *blueprints: str) -> Path:
+        key = (example, ",".join(blueprints))
+        if key not in _RENDERED:
+            arch = model.load(REPO / "examples" / example / "architecture.yaml")
+            dest = tmp_path_factory.mktemp(f"{example}-{'-'.join(blueprints)}")
+            render.apply(arch, dest, list(blueprints), template_source)
+            _RENDERED[key] = dest
+        return _RENDERED[key]
+
+    return _render
+
+
+def render_arch(arch: dict, dest: Path, *blueprints: str) -> Path:
+    """Render an in-memory architecture (validated first) into dest."""
+    arch = model.validate(arch, "test")
+    render.apply(arch, dest, list(blueprints), render.Source.resolve(None, None))
+    return dest
+
+
+def run_tool(argv: list[str], cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run a validator; skip the test (never pass it) when the tool is not installed."""
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed (run scripts/install-validators and source its env.sh)")
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def load_yaml_docs(path: Path) -> list:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
