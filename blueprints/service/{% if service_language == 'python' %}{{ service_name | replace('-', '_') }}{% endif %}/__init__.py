@@ -1,0 +1,3 @@
+"""A phasekit starter service: health endpoints, Prometheus metrics, nothing else yet."""
+
+__version__ = "0.1.0"
