@@ -265,7 +265,10 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
 
 def dump(arch: Architecture, schema_ref: str = SCHEMA_URL) -> str:
     """architecture.yaml text: a schema line for editors, then the model in a stable key order."""
-    body = yaml.safe_dump(_ordered(arch, schema()), sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    ordered = _ordered(arch, schema())
+    body = yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    if yaml.safe_load(body) != ordered:  # e.g. U+0085 is a line break to YAML: escape everything instead
+        body = yaml.safe_dump(ordered, sort_keys=False, allow_unicode=False, default_flow_style=False, width=100)
     return f"# yaml-language-server: $schema={schema_ref}\n{body}"
 
 

@@ -154,11 +154,13 @@ def update(arch: Architecture, dest: Path, source: Source, blueprints: list[str]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                copier.run_update(
-                    dest,
+                # Worker, not run_update: only the Worker takes the new template's source. The old version
+                # is rendered again from the answers file's _src_path at its _commit.
+                with copier.Worker(
+                    dst_path=dest,
+                    src_path=source.src_path,
                     data={"architecture": arch},
                     answers_file=answers_file(name),
-                    src_path=source.src_path,
                     vcs_ref=source.vcs_ref,
                     defaults=True,
                     overwrite=True,
@@ -166,7 +168,8 @@ def update(arch: Architecture, dest: Path, source: Source, blueprints: list[str]
                     quiet=True,
                     skip_answered=True,
                     conflict="inline",
-                )
+                ) as worker:
+                    worker.run_update()
             except (ValueError, copier.errors.CopierError) as exc:
                 raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
     return names

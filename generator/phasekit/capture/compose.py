@@ -33,7 +33,7 @@ DATASTORE_IMAGES = {
     "zookeeper": "other", "cp-zookeeper": "other", "localstack": "s3",
 }
 SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_KEY|SALT)", re.I)
-URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")

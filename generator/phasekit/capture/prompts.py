@@ -187,8 +187,9 @@ def run(detected: dict[str, Any], ask: Asker) -> dict[str, Any]:
                                    lambda v: bool(re.match(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$", v)) or "e.g. ghcr.io/org")
     arch["targets"] = targets
     # Facts about services the user dropped no longer apply.
-    kept = {s["name"] for s in [*arch["services"], *stores]}
-    arch["facts"] = [f for f in detected.get("facts", []) if f["subject"] in kept or f["subject"] not in peers]
+    detected_names = {s["name"] for s in [*detected.get("services", []), *detected.get("datastores", [])]}
+    dropped = detected_names - {s["name"] for s in [*arch["services"], *stores]}
+    arch["facts"] = [f for f in detected.get("facts", []) if f["subject"] not in dropped]
     try:
         return model.validate(_strip_derived(arch), "answers")
     except ModelError as exc:

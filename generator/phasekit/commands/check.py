@@ -1,13 +1,44 @@
-"""`phasekit check` (being built)."""
+"""`phasekit check`: run the real validators on every artifact in a folder; exit 1 when any failed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from .. import check as checker
 from ..errors import PhasekitError
 
 
+class CheckFailed(PhasekitError):
+    """Some validator failed (or, with --strict, was skipped). The report has already been printed."""
+
+
 @click.command("check")
-def command() -> None:
-    """Not available yet in this version."""
-    raise PhasekitError("`phasekit check` is not available yet in this version")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format.")
+@click.option("--strict", is_flag=True, help="Also fail when a validator was skipped (tool missing).")
+@click.option("--kube-version", default=None, metavar="X.Y",
+              help=f"Kubernetes version for schema checks [default: architecture.yaml's targets, else "
+                   f"{checker.DEFAULT_KUBE_VERSION}].")
+@click.option("--validator", "only", multiple=True, type=click.Choice(sorted(checker.VALIDATORS)),
+              help="Run only this validator (repeatable).")
+@click.option("--timeout", type=click.FloatRange(1), default=checker.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds allowed per validator call.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=None, help="Parallel validator calls [default: CPUs].")
+@click.option("--verbose", "-v", is_flag=True, help="Show notes of passed checks too.")
+def command(directory: Path, fmt: str, strict: bool, kube_version: str | None, only: tuple[str, ...],
+            timeout: float, jobs: int | None, verbose: bool) -> None:
+    """Validate every artifact in DIRECTORY (default: here) with its ecosystem's own tool.
+
+    Each validator x artifact is reported passed, failed (with the tool's message) or skipped (tool not
+    installed: run scripts/install-validators and source its env.sh). Exit 0 only when nothing failed.
+    """
+    if kube_version is not None and not kube_version.replace(".", "").isdigit():
+        raise click.BadParameter(f"{kube_version!r} is not a version like 1.31", param_hint="--kube-version")
+    report = checker.run(directory, validators=only or None, kube_version=kube_version, timeout=timeout, jobs=jobs)
+    click.echo(checker.format_json(report) if fmt == "json" else checker.format_text(report, verbose=verbose))
+    if not report.ok(strict=strict):
+        reason = f"{report.failed} failed" if report.failed else f"{report.skipped} skipped (--strict)"
+        raise CheckFailed(f"check: {reason}")

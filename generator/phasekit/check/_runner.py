@@ -1,0 +1,99 @@
+"""Discover artifacts, run every validator x artifact on a thread pool, and collect one Report."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import yaml
+
+from ._core import (
+    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, INSTALL_HINT, Artifact, Context, Report, Result, Status, ToolTimeout,
+    Validator, now,
+)
+from ._inventory import Inventory
+from .validators import ALL, by_name
+
+
+def default_kube_version(root: Path) -> str:
+    """targets.kubernetes_version of root/architecture.yaml when there is one, else DEFAULT_KUBE_VERSION."""
+    arch = root / "architecture.yaml"
+    try:
+        doc = yaml.safe_load(arch.read_text(encoding="utf-8")) if arch.is_file() else None
+        version = doc.get("targets", {}).get("kubernetes_version") if isinstance(doc, dict) else None
+    except (yaml.YAMLError, OSError, AttributeError):
+        version = None
+    return str(version) if version else DEFAULT_KUBE_VERSION
+
+
+def _one(validator: Validator, artifact: Artifact, ctx: Context) -> list[Result]:
+    start = now()
+    try:
+        out = validator.check(artifact, ctx)
+        results = out if isinstance(out, list) else [out]
+    except ToolTimeout as exc:
+        results = [validator.result(artifact, Status.FAILED, str(exc))]
+    except Exception as exc:  # noqa: BLE001 - a crashing adapter is reported, the run goes on
+        tb = traceback.format_exc(limit=3)
+        results = [validator.result(artifact, Status.FAILED, f"validator crashed: {type(exc).__name__}: {exc}\n{tb}")]
+    spent = now() - start
+    return [Result(r.validator, r.artifact, r.status, r.message, spent / len(results)) for r in results]
+
+
+def run(
+    root: Path | str,
+    *,
+    validators: Iterable[str] | None = None,
+    kube_version: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    jobs: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """Check every artifact under root. See the package docstring for the contract."""
+    started = now()
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder")
+    registry = by_name()
+    names = list(validators) if validators is not None else [v.name for v in ALL]
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ValueError(f"unknown validator(s): {', '.join(unknown)}; known: {', '.join(registry)}")
+    chosen = [registry[n]() for n in names]
+    scratch = Path(tempfile.mkdtemp(prefix="phasekit-check-"))
+    inventory = Inventory(root)
+    ctx = Context(root=root, env=dict(os.environ if env is None else env),
+                  kube_version=kube_version or default_kube_version(root), timeout=timeout, scratch=scratch,
+                  inventory=inventory)
+    results: list[Result] = []
+    tasks: list[tuple[Validator, Artifact]] = []
+    try:
+        for validator in chosen:
+            try:
+                artifacts = validator.discover(inventory)
+            except Exception as exc:  # noqa: BLE001
+                results.append(Result(validator.name, ".", Status.FAILED, f"discovery crashed: {type(exc).__name__}: {exc}"))
+                continue
+            if not artifacts:
+                continue
+            missing = validator.missing(ctx)
+            if missing:
+                why = f"{', '.join(missing)} not found ({INSTALL_HINT})"
+                results += [validator.result(a, Status.SKIPPED, why) for a in artifacts]
+                continue
+            tasks += [(validator, a) for a in artifacts]
+        tasks.sort(key=lambda t: not t[0].slow)  # long single runs (checkov) start first
+        workers = jobs or os.cpu_count() or 2
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="phasekit-check") as pool:
+            futures: list[Future[list[Result]]] = [pool.submit(_one, v, a, ctx) for v, a in tasks]
+            for fut in futures:
+                results += fut.result()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    results.sort(key=lambda r: (r.artifact, r.validator))
+    return Report(root=root, results=results, seconds=now() - started, kube_version=ctx.kube_version)

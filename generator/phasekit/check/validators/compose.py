@@ -1,0 +1,83 @@
+"""Compose files (by name, or by their top-level keys): `docker compose config` (or `docker-compose config`).
+
+An override file whose services lack image/build is checked merged onto the base file in its folder.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from .._core import Artifact, Context, Result, Validator
+from .._inventory import Inventory
+
+_NAME = re.compile(r"^(docker-)?compose([.-][\w.-]+)?\.ya?ml$|\.compose\.ya?ml$")
+_TOP = {"version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"}
+_probe_lock = threading.Lock()
+_probed: dict[str, list[str] | None] = {}
+
+
+def is_compose(path: Path, doc: dict[Any, Any] | None) -> bool:
+    if doc is None or "apiVersion" in doc:
+        return False
+    services = doc.get("services")
+    if not isinstance(services, dict) or not all(isinstance(s, dict) for s in services.values()):
+        return False
+    if _NAME.search(path.name):
+        return True
+    return all(isinstance(k, str) and (k in _TOP or k.startswith("x-")) for k in doc)
+
+
+def _complete(doc: dict[Any, Any]) -> bool:
+    return all("image" in s or "build" in s for s in doc.get("services", {}).values())
+
+
+class Compose(Validator):
+    name = "compose-config"
+    description = "docker compose config --quiet (the Compose reference implementation)"
+
+    def command(self, ctx: Context) -> list[str] | None:
+        path = ctx.env.get("PATH", "")
+        with _probe_lock:
+            if path not in _probed:
+                cmd: list[str] | None = None
+                if ctx.which("docker"):
+                    try:
+                        if ctx.run(["docker", "compose", "version"], timeout=30).ok:
+                            cmd = ["docker", "compose"]
+                    except Exception:  # noqa: BLE001 - a broken docker CLI is just "not available"
+                        cmd = None
+                if cmd is None and ctx.which("docker-compose"):
+                    cmd = ["docker-compose"]
+                _probed[path] = cmd
+            return _probed[path]
+
+    def missing(self, ctx: Context) -> list[str]:
+        return [] if self.command(ctx) else ["docker compose (or docker-compose)"]
+
+    def discover(self, inventory: Inventory) -> list[Artifact]:
+        found = {}
+        for path in inventory.yaml_files:
+            if not inventory.in_chart(path) and is_compose(path, inventory.first_mapping(path)):
+                found[path] = inventory.first_mapping(path)
+        out = []
+        for path, doc in found.items():
+            base = ""
+            if not _complete(doc):
+                names = set(doc["services"])
+                for other, odoc in found.items():
+                    if other != path and other.parent == path.parent and _complete(odoc) and names <= set(odoc["services"]):
+                        base = other.name
+                        break
+            out.append(inventory.artifact(path, base=base))
+        return out
+
+    def check(self, artifact: Artifact, ctx: Context) -> Result:
+        cmd = self.command(ctx) or ["docker-compose"]
+        files = ([artifact.get("base")] if artifact.get("base") else []) + [artifact.path.name]
+        argv = [*cmd, *[a for f in files for a in ("-f", f)], "config", "--quiet"]
+        proc = ctx.run(argv, cwd=artifact.path.parent)
+        note = f"merged onto {artifact.get('base')}" if artifact.get("base") else ""
+        return self.from_proc(artifact, proc, note)

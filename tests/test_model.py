@@ -1,0 +1,166 @@
+"""The architecture model: schema and Python rules agree; bad input is one clear line naming the problem."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phasekit import model
+from phasekit.errors import ModelError
+
+from conftest import EXAMPLES
+
+MINIMAL = {"version": 1, "project": {"name": "shop"}, "services": [{"name": "api", "ports": [{"port": 8080}]}]}
+
+
+def schema_accepts(data: object) -> bool:
+    return jsonschema.Draft202012Validator(model.schema()).is_valid(data)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_examples_are_normalised_and_round_trip(path):
+    arch = model.load(path)
+    assert schema_accepts(arch)
+    assert model.parse(model.dump(arch)) == arch
+    assert path.read_text().startswith("# yaml-language-server: $schema=")
+    # normalise is idempotent: loading the written file changes nothing
+    assert model.normalise(arch) == arch
+
+
+def test_defaults_are_filled():
+    arch = model.validate(copy.deepcopy(MINIMAL))
+    svc = arch["services"][0]
+    assert svc["id"] == "api" and svc["kind"] == "http" and svc["replicas"] == 1
+    assert svc["ports"][0] == {"port": 8080, "protocol": "TCP", "name": "http"}
+    assert svc["health"]["liveness"] == {"type": "http", "path": "/health/live", "port": 8080}
+    assert svc["health"]["readiness"]["path"] == "/health/ready"
+    assert arch["environments"] == ["dev", "staging", "prod"]
+    assert arch["targets"]["terraform_provider"] == "docker"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("public_app", "public-app"), ("Intranet.API", "intranet-api"), ("db", "db"), ("a_b.c-d", "a-b-c-d")],
+)
+def test_dns_ids_are_derived_deterministically(name, expected):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["name"] = name
+    assert model.validate(data)["services"][0]["id"] == expected
+
+
+def _error(data: object) -> str:
+    with pytest.raises(ModelError) as info:
+        model.validate(data, "arch.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_invalid_name_is_rejected_not_sanitised():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["name"] = "api;rm -rf"
+    message = _error(data)
+    assert "'api;rm -rf' is not a valid name" in message and "services[0].name" in message
+
+
+def test_port_out_of_range_names_the_field():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["ports"][0]["port"] = 70000
+    assert "services[0].ports[0].port: 70000 is greater than the maximum of 65535" in _error(data)
+
+
+def test_unknown_dependency():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["depends_on"] = ["billing"]
+    assert _error(data) == "arch.yaml: service 'api' depends on 'billing', which is not a service or datastore"
+
+
+def test_names_colliding_after_mapping():
+    data = copy.deepcopy(MINIMAL)
+    data["services"].append({"name": "API", "ports": [{"port": 81}]})
+    assert "both map to the Kubernetes name 'api'" in _error(data)
+
+
+def test_listening_kind_without_port():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["ports"] = []
+    assert "is of kind http but declares no port" in _error(data)
+
+
+def test_unknown_field_is_named():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["replica"] = 3
+    assert "services[0]: unknown field ('replica' was unexpected)" in _error(data)
+
+
+def test_yaml_errors_carry_the_line(tmp_path):
+    bad = tmp_path / "architecture.yaml"
+    bad.write_text("version: 1\nproject:\n  name: x\nservices: [\n")
+    with pytest.raises(ModelError, match=r"architecture.yaml:\d+: invalid YAML"):
+        model.load(bad)
+    bad.write_text("")
+    with pytest.raises(ModelError, match="the file is empty"):
+        model.load(bad)
+    bad.write_text("version: 1\nproject:\n  name: x\nservices:\n  - name: api\n    ports:\n      - port: 0\n")
+    with pytest.raises(ModelError, match=r"architecture.yaml:7: services\[0\].ports\[0\].port: 0 is less than"):
+        model.load(bad)
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ModelError, match="run `phasekit capture` first"):
+        model.load(tmp_path / "nope.yaml")
+
+
+# ---------------------------------------------------------------- schema and Python agree
+
+NAMES = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\Z")
+ODD_NAMES = st.sampled_from(["a;b", "a b", "", "-a", "x" * 64, "ä", "a/b", "yes", "null", "on", "1", "A.B_c"])
+PORTS = st.one_of(st.integers(min_value=-5, max_value=70000), st.just(65535), st.just(1))
+
+
+@st.composite
+def architectures(draw):
+    names = draw(st.lists(st.one_of(NAMES, ODD_NAMES), min_size=0, max_size=5))
+    services = []
+    for name in names:
+        svc = {"name": name, "ports": [{"port": draw(PORTS)}], "kind": draw(st.sampled_from(["http", "tcp", "worker"]))}
+        if names and draw(st.booleans()):
+            svc["depends_on"] = [draw(st.sampled_from(names + ["ghost"]))]
+        services.append(svc)
+    return {"version": 1, "project": {"name": draw(st.text(min_size=0, max_size=10))}, "services": services}
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(architectures())
+def test_python_model_accepts_exactly_what_schema_and_rules_accept(data):
+    """Anything the Python model accepts, the schema accepts (after and before normalising); anything the
+    schema rejects, the model rejects with one line."""
+    structural = schema_accepts(data)
+    try:
+        arch = model.validate(copy.deepcopy(data), "h")
+    except ModelError as exc:
+        assert "\n" not in str(exc)
+        if structural:
+            # only the cross-reference rules may reject a schema-valid document; name the rule
+            assert any(word in str(exc) for word in ("depends on", "map to", "cannot be mapped", "defined twice", "declares no port", "itself"))
+        return
+    assert structural
+    assert schema_accepts(arch)
+    assert json.loads(json.dumps(arch)) == arch
+    assert model.parse(model.dump(arch)) == arch
+
+
+def test_yaml_special_words_survive_as_strings():
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["name"] = "yes"
+    data["project"]["name"] = "null"
+    arch = model.validate(data)
+    text = model.dump(arch)
+    again = yaml.safe_load(text)
+    assert again["services"][0]["name"] == "yes" and again["project"]["name"] == "null"
