@@ -1,0 +1,253 @@
+"""apply (all-or-nothing, refuses to overwrite) and update (3-way merge from an older template version)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phasekit import model, render, template_repo
+from phasekit.errors import PhasekitError
+from phasekit.resources import template_root
+
+from conftest import REPO
+
+ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
+ADR = Path("docs/architecture/decisions")
+
+
+def phasekit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "phasekit.cli", *args], capture_output=True, text=True, cwd=cwd, env=os.environ)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def tree_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def test_apply_writes_adr_records_and_answers(tmp_path):
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(tmp_path / "repo"), "--blueprint", "adr", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    repo = tmp_path / "repo"
+    answers = yaml.safe_load((repo / ".copier-answers.adr.yml").read_text())
+    assert answers["blueprint"] == "adr" and answers["_commit"].startswith("v")
+    assert answers["architecture"] == model.load(ARCH_FILE)
+    records = sorted(p.name for p in (repo / ADR).glob("0*.md"))
+    # filetransfer has static IPs and secrets but no worker: 0003 and 0007 are there, 0011 is not
+    assert "0003-replace-static-addresses-with-service-discovery.md" in records
+    assert "0007-keep-secrets-out-of-configuration.md" in records
+    assert not any(r.startswith("0011") for r in records)
+    index = (repo / ADR / "README.md").read_text()
+    assert all(f"({r})" in index for r in records)
+    static = (repo / ADR / records[2]).read_text()
+    for svc in model.load(ARCH_FILE)["services"]:
+        for ip in svc["static_ips"].values():
+            assert ip in static
+    for line in result.stdout.splitlines():
+        assert line.startswith("wrote ")
+
+
+def test_apply_twice_changes_nothing(tmp_path):
+    for _ in range(2):
+        result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", "out", "--blueprint", "adr", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    before = tree_of(tmp_path / "out")
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", "out", "--blueprint", "adr", cwd=tmp_path)
+    assert "wrote 0 files" in result.stderr and tree_of(tmp_path / "out") == before
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", "out", "--all", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "would write" in result.stdout and not (tmp_path / "out").exists()
+
+
+def test_refuses_to_overwrite_a_users_file(tmp_path):
+    mine = tmp_path / ADR / "README.md"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("our own index\n")
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", ".", "--blueprint", "adr", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "README.md exists and differs" in result.stderr
+    assert mine.read_text() == "our own index\n"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["README.md"]  # nothing else written
+    assert phasekit("apply", "--arch", str(ARCH_FILE), "--dest", ".", "--blueprint", "adr", "--force", cwd=tmp_path).returncode == 0
+
+
+def test_unwritable_dest(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(locked), "--blueprint", "adr", cwd=tmp_path)
+        assert result.returncode == 1 and "is not writable" in result.stderr
+    finally:
+        locked.chmod(stat.S_IRWXU)
+
+
+def test_unwritable_dest_as_root_is_caught_by_the_check(tmp_path, monkeypatch):
+    """Root can write anywhere, so prove the check itself with os.access denied."""
+    monkeypatch.setattr(render.os, "access", lambda *_a, **_k: False)
+    with pytest.raises(PhasekitError, match="is not writable"):
+        render.apply(model.load(ARCH_FILE), tmp_path / "x", ["adr"], render.Source.resolve(None, None))
+
+
+def test_all_or_nothing_when_a_blueprint_fails(tmp_path, monkeypatch):
+    source = render.Source.resolve(None, None)
+    real = render.render_to
+
+    def failing(tmp, arch, blueprint, src, extra=None):
+        if blueprint == "adr":
+            return real(tmp, arch, blueprint, src, extra)
+        raise PhasekitError(f"blueprint {blueprint}: boom")
+
+    monkeypatch.setattr(render, "render_to", failing)
+    monkeypatch.setattr(render.catalogue, "get", lambda name: None)
+    with pytest.raises(PhasekitError, match="boom"):
+        render.apply(model.load(ARCH_FILE), tmp_path / "out", ["adr", "health"], source)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_architecture_is_one_line(tmp_path):
+    (tmp_path / "architecture.yaml").write_text("version: 1\nproject: {name: x}\nservices:\n  - name: a\n    ports: [{port: 99999}]\n")
+    result = phasekit("apply", "--blueprint", "adr", "--dest", "out", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "architecture.yaml:5: services[0].ports[0].port: 99999" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_unknown_blueprint_and_usage_errors(tmp_path):
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--blueprint", "nope", cwd=tmp_path)
+    assert result.returncode == 1 and "unknown blueprint 'nope'" in result.stderr
+    assert phasekit("apply", "--phase", "9", cwd=tmp_path).returncode == 2
+
+
+def test_blueprints_lists_phases(tmp_path):
+    result = phasekit("blueprints", cwd=tmp_path)
+    assert result.returncode == 0
+    assert any(line.split()[:3] == ["adr", "phase", "1"] for line in result.stdout.splitlines())
+
+
+# ---------------------------------------------------------------- update from an older template version
+
+
+@pytest.fixture
+def two_versions(tmp_path, monkeypatch):
+    """A template cache holding v0.0.1 (an older adr blueprint) and v0.0.2 (the current one)."""
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "cache"))
+    old = tmp_path / "old-template"
+    shutil.copytree(template_root(), old, ignore=shutil.ignore_patterns("__pycache__"))
+    record = old / "blueprints/adr/docs/architecture/decisions/0005-monitor-with-prometheus-and-grafana.md.jinja"
+    record.write_text(record.read_text().replace("- Status: proposed\n", "- Status: proposed\n- Old line: v1\n"))
+    (old / "blueprints/adr/docs/architecture/decisions/0004-manage-infrastructure-as-code-with-terraform.md.jinja").write_text(
+        "# 4. Terraform\n\nStatus: proposed\n\nold wording\n")
+    v1 = template_repo.ensure(old, version="0.0.1")
+    v2 = template_repo.ensure(template_root(), version="0.0.2")
+    return v1, v2
+
+
+def test_update_keeps_user_edits_and_brings_template_changes(tmp_path, two_versions):
+    v1, v2 = two_versions
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")
+    git(repo, "init", "-q")
+    render.apply(model.load(ARCH_FILE), repo, ["adr"], render.Source(v1.src_path, v1.ref))
+    assert "- Old line: v1" in (repo / ADR / "0005-monitor-with-prometheus-and-grafana.md").read_text()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "phasekit v0.0.1")
+    readme = repo / ADR / "README.md"
+    readme.write_text(readme.read_text() + "\nMaintained by the platform team.\n")
+    git(repo, "commit", "-qam", "our edit")
+
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Maintained by the platform team." in readme.read_text()  # the user's edit survived
+    record = (repo / ADR / "0005-monitor-with-prometheus-and-grafana.md").read_text()
+    assert "Old line" not in record  # the template's change arrived
+    assert "old wording" not in (repo / ADR / "0004-manage-infrastructure-as-code-with-terraform.md").read_text()
+    answers = yaml.safe_load((repo / ".copier-answers.adr.yml").read_text())
+    assert answers["_commit"] == v2.ref == "v0.0.2"
+
+
+def test_architecture_change_flows_through_update(tmp_path, two_versions):
+    v1, _ = two_versions
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    arch = model.load(ARCH_FILE)
+    render.apply(arch, repo, ["adr"], render.Source(v1.src_path, v1.ref))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "new service")
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "| billing |" in (repo / ADR / "0002-separate-liveness-readiness-and-startup-checks.md").read_text()
+
+
+def test_update_on_a_fresh_machine_from_the_shipped_bundle(tmp_path, two_versions, monkeypatch):
+    """A repo generated by an older release updates on a machine that never ran it: the bundle seeds the cache."""
+    v1, _ = two_versions
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    render.apply(model.load(ARCH_FILE), repo, ["adr"], render.Source(v1.src_path, v1.ref))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    bundle = tmp_path / "template-history.bundle"
+    template_repo.write_bundle(bundle)
+    shutil.rmtree(tmp_path / "cache")  # the fresh machine has no cache ...
+    monkeypatch.setattr(template_repo, "shipped_bundle", lambda: bundle)  # ... but the package ships history
+    names = render.update(model.load(ARCH_FILE), repo, render.Source.resolve(None, None))
+    assert names == ["adr"]
+    assert "Old line" not in (repo / ADR / "0005-monitor-with-prometheus-and-grafana.md").read_text()
+
+
+def test_update_refuses_a_dirty_repo_and_says_why(tmp_path):
+    repo = tmp_path / "repo"
+    assert phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(repo), "--blueprint", "adr", cwd=tmp_path).returncode == 0
+    git(repo, "init", "-q")
+    result = phasekit("update", "--dest", str(repo), "--arch", str(ARCH_FILE), cwd=tmp_path)
+    assert result.returncode == 1 and "dirty" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_update_without_applied_blueprints(tmp_path):
+    result = phasekit("update", "--dest", str(tmp_path), "--arch", str(ARCH_FILE), cwd=tmp_path)
+    assert result.returncode == 1 and "run `phasekit apply` first" in result.stderr
+
+
+# ---------------------------------------------------------------- plain copier, no --trust
+
+
+def test_plain_copier_copy_and_update_without_trust(tmp_path, two_versions):
+    v1, v2 = two_versions
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")  # picked up as the default answer
+    copier = [sys.executable, "-m", "copier"]
+    src = str(Path(v1.src_path).expanduser())
+    result = subprocess.run([*copier, "copy", "--defaults", "-d", "blueprint=adr", "-r", v1.ref, src, str(repo)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (repo / ADR / "0001-record-architecture-decisions.md").exists()
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "copied")
+    result = subprocess.run([*copier, "update", "--defaults", "-a", ".copier-answers.adr.yml", "-r", v2.ref],
+                            capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((repo / ".copier-answers.adr.yml").read_text())["_commit"] == v2.ref
