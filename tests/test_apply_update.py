@@ -212,8 +212,8 @@ def test_update_on_a_fresh_machine_from_the_shipped_bundle(tmp_path, two_version
     template_repo.write_bundle(bundle)
     shutil.rmtree(tmp_path / "cache")  # the fresh machine has no cache ...
     monkeypatch.setattr(template_repo, "shipped_bundle", lambda: bundle)  # ... but the package ships history
-    names = render.update(model.load(ARCH_FILE), repo, render.Source.resolve(None, None))
-    assert names == ["adr"]
+    plans = render.update(model.load(ARCH_FILE), repo, render.Source.resolve(None, None))
+    assert [p.blueprint for p in plans] == ["adr"]
     assert "Old line" not in (repo / ADR / "0005-monitor-with-prometheus-and-grafana.md").read_text()
 
 
@@ -222,7 +222,7 @@ def test_update_refuses_a_dirty_repo_and_says_why(tmp_path):
     assert phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(repo), "--blueprint", "adr", cwd=tmp_path).returncode == 0
     git(repo, "init", "-q")
     result = phasekit("update", "--dest", str(repo), "--arch", str(ARCH_FILE), cwd=tmp_path)
-    assert result.returncode == 1 and "dirty" in result.stderr and result.stderr.count("\n") == 1
+    assert result.returncode == 1 and "uncommitted changes" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_update_without_applied_blueprints(tmp_path):
@@ -251,3 +251,76 @@ def test_plain_copier_copy_and_update_without_trust(tmp_path, two_versions):
                             capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr
     assert yaml.safe_load((repo / ".copier-answers.adr.yml").read_text())["_commit"] == v2.ref
+
+
+# ---------------------------------------------------------------- preview and the guarantees of update
+
+D = "docs/architecture/decisions"
+
+
+@pytest.fixture
+def edited_repo(tmp_path, monkeypatch):
+    """A repo generated from an older template (v0.0.1) with the team's edits in several files."""
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "cache"))
+    old = tmp_path / "old-template"
+    shutil.copytree(template_root(), old, ignore=shutil.ignore_patterns("__pycache__"))
+    adr = old / "blueprints/adr" / D
+    r5 = adr / "0005-monitor-with-prometheus-and-grafana.md.jinja"
+    r5.write_text(r5.read_text().replace("- Status: proposed\n", "- Status: proposed\n- Old line: v1\n"))
+    (adr / "0004-manage-infrastructure-as-code-with-terraform.md.jinja").write_text("# 4. Terraform\n\nold wording\n")
+    (adr / "notes.md.jinja").write_text("notes the old template wrote\n")
+    (adr / "legacy.md.jinja").write_text("legacy page\n")
+    (adr / "0010-enforce-policies-as-code-with-opa.md.jinja").unlink()
+    v1 = template_repo.ensure(old, version="0.0.1")
+    template_repo.ensure(template_root(), version="0.0.2")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")
+    render.apply(model.load(ARCH_FILE), repo, ["adr"], render.Source(v1.src_path, v1.ref))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v0.0.1")
+    (repo / D / "0005-monitor-with-prometheus-and-grafana.md").write_text(
+        (repo / D / "0005-monitor-with-prometheus-and-grafana.md").read_text() + "\nOur runbooks: wiki/oncall.\n")
+    (repo / D / "0004-manage-infrastructure-as-code-with-terraform.md").write_text("# 4. Terraform\n\nour wording\n")
+    (repo / D / "notes.md").write_text("notes the team rewrote\n")
+    (repo / D / "0006-build-test-and-deploy-with-github-actions.md").write_text(
+        (repo / D / "0006-build-test-and-deploy-with-github-actions.md").read_text() + "\nTeam note.\n")
+    git(repo, "commit", "-qam", "team edits")
+    return repo
+
+
+def test_update_dry_run_previews_every_state_and_writes_nothing(edited_repo, tmp_path):
+    before = tree_of(edited_repo)
+    result = phasekit("update", "--dry-run", "--dest", str(edited_repo), "--arch", str(ARCH_FILE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    states = {line.rsplit(None, 1)[1].rsplit("/", 1)[1]: line.rsplit(None, 1)[0].strip() for line in result.stdout.splitlines()}
+    assert states == {
+        "0004-manage-infrastructure-as-code-with-terraform.md": "CONFLICT",
+        "0005-monitor-with-prometheus-and-grafana.md": "merge",
+        "0006-build-test-and-deploy-with-github-actions.md": "keep (yours)",
+        "0010-enforce-policies-as-code-with-opa.md": "new",
+        "legacy.md": "delete",
+        "notes.md": "keep (yours; no longer generated)",
+    }
+    assert "adr (.): 1 new, " in result.stderr and "dry run: nothing written" in result.stderr
+    assert tree_of(edited_repo) == before
+
+
+def test_update_keeps_edits_reports_conflicts_and_never_loses_a_file(edited_repo, tmp_path):
+    result = phasekit("update", "--dest", str(edited_repo), "--arch", str(ARCH_FILE), cwd=tmp_path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("phasekit: error: update left conflict markers in 1 file(s): ")
+    assert last.count(".md") == 1 and "0004-manage-infrastructure-as-code-with-terraform.md" in last
+    conflicted = (edited_repo / D / "0004-manage-infrastructure-as-code-with-terraform.md").read_text()
+    assert "<<<<<<<" in conflicted and "our wording" in conflicted
+    merged = (edited_repo / D / "0005-monitor-with-prometheus-and-grafana.md").read_text()
+    assert "Our runbooks: wiki/oncall." in merged and "Old line" not in merged  # both sides' changes
+    assert (edited_repo / D / "0006-build-test-and-deploy-with-github-actions.md").read_text().endswith("Team note.\n")
+    assert (edited_repo / D / "notes.md").read_text() == "notes the team rewrote\n"  # orphaned, kept
+    assert not (edited_repo / D / "legacy.md").exists()  # unedited and dropped by the template
+    assert (edited_repo / D / "0010-enforce-policies-as-code-with-opa.md").exists()
+    # git explains the state: every change is in the work tree, nothing was committed behind the user's back
+    assert git(edited_repo, "log", "--oneline").count("\n") == 2
+    assert "0004-manage" in git(edited_repo, "status", "--porcelain")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+import subprocess
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -138,26 +139,54 @@ def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
         os.replace(partial, target)
 
 
-def applied_blueprints(dest: Path) -> list[str]:
-    """Blueprints recorded by an answers file in dest, in catalogue order."""
-    found = {p.name[len(".copier-answers.") : -len(".yml")] for p in dest.glob(".copier-answers.*.yml")}
-    return [b.name for b in catalogue.ALL if b.name in found]
+SKIP_DIRS = {".git", "node_modules", ".venv", ".terraform", "__pycache__"}
 
 
-def update(arch: Architecture, dest: Path, source: Source, blueprints: list[str] | None = None) -> list[str]:
-    """copier update (3-way merge) every applied blueprint with the current architecture."""
-    copier = _copier()
-    names = blueprints or applied_blueprints(dest)
-    if not names:
+def applied(dest: Path) -> list[tuple[Path, str]]:
+    """(folder, blueprint) for every answers file under dest: the system's layers at the top, each
+    starter-kit service in its own folder."""
+    found: list[tuple[Path, str]] = []
+    order = {b.name: i for i, b in enumerate(catalogue.ALL)}
+
+    def walk(folder: Path) -> None:
+        for path in sorted(folder.iterdir()):
+            if path.is_dir() and path.name not in SKIP_DIRS and not path.is_symlink():
+                walk(path)
+            elif path.name.startswith(".copier-answers.") and path.name.endswith(".yml"):
+                name = path.name[len(".copier-answers.") : -len(".yml")]
+                if name in order:
+                    found.append((folder, name))
+
+    walk(dest)
+    return sorted(found, key=lambda item: (len(item[0].parts), order[item[1]], str(item[0])))
+
+
+def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False) -> list[Any]:
+    """Preview, then copier update (3-way merge) every applied blueprint with the current architecture.
+
+    Files the template no longer produces but the user edited are kept (copier would delete them).
+    Returns the per-file previews; conflicts are left as inline markers for the caller to report.
+    """
+    from . import preview
+
+    targets = applied(dest)
+    if not targets:
         raise PhasekitError(f"no blueprint applied in {dest} (no .copier-answers.*.yml); run `phasekit apply` first")
-    for name in names:
+    if not dry_run:
+        _require_clean_git(dest)
+    previews = [preview.preview(arch, folder, name, source) for folder, name in targets]
+    if dry_run:
+        return previews
+    copier = _copier()
+    for (folder, name), plan in zip(targets, previews):
+        kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 # Worker, not run_update: only the Worker takes the new template's source. The old version
                 # is rendered again from the answers file's _src_path at its _commit.
                 with copier.Worker(
-                    dst_path=dest,
+                    dst_path=folder,
                     src_path=source.src_path,
                     data={"architecture": arch},
                     answers_file=answers_file(name),
@@ -172,7 +201,22 @@ def update(arch: Architecture, dest: Path, source: Source, blueprints: list[str]
                     worker.run_update()
             except (ValueError, copier.errors.CopierError) as exc:
                 raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
-    return names
+        for rel, content in kept.items():  # never lose an edited file the template dropped
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    return previews
+
+
+def _require_clean_git(dest: Path) -> None:
+    status = subprocess.run(["git", "-C", str(dest), "status", "--porcelain"], capture_output=True, text=True, check=False)
+    if status.returncode != 0:
+        raise PhasekitError(f"{dest} is not in a git repository; `phasekit update` merges through git: run git init and commit first")
+    if status.stdout.strip():
+        changed = status.stdout.splitlines()
+        raise PhasekitError(
+            f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them first"
+        )
 
 
 def recorded_answers(dest: Path, blueprint: str) -> dict[str, Any]:

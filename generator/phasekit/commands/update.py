@@ -6,8 +6,14 @@ from pathlib import Path
 
 import click
 
-from .. import model, render
+from .. import model, preview, render
+from ..errors import PhasekitError
 from ._options import arch_option, dest_option, template_option, vcs_ref_option
+
+VERBS = {
+    preview.NEW: "new", preview.UPDATED: "update", preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
+    preview.KEPT: "keep (yours)", preview.DELETED: "delete", preview.ORPHANED: "keep (yours; no longer generated)",
+}
 
 
 @click.command("update")
@@ -17,8 +23,25 @@ from ._options import arch_option, dest_option, template_option, vcs_ref_option
 @vcs_ref_option
 @click.option("--dry-run", is_flag=True, help="Preview per file what the update would do; write nothing.")
 def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | None, dry_run: bool) -> None:
-    """Update the blueprints recorded in DEST's .copier-answers.*.yml (your edits are kept by a 3-way merge)."""
+    """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept)."""
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    names = render.update(arch, dest, source)
-    click.echo(f"updated {', '.join(names)} to template {source.vcs_ref or 'latest'}", err=True)
+    plans = render.update(arch, dest, source, dry_run=dry_run)
+    conflicts: list[Path] = []
+    for plan in plans:
+        where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")
+        for rel, state in sorted(plan.files.items()):
+            if state != preview.UNCHANGED:
+                click.echo(f"{VERBS[state]:<34} {where / rel}")
+        summary = ", ".join(f"{n} {state}" for state, n in plan.counts().items())
+        click.echo(f"{plan.blueprint} ({where}): {summary or 'nothing to do'}", err=True)
+        conflicts += [where / rel for rel in plan.having(preview.CONFLICT)]
+    if dry_run:
+        click.echo(f"dry run: nothing written (template {source.vcs_ref})", err=True)
+        return
+    if conflicts:
+        listed = ", ".join(map(str, conflicts))
+        raise PhasekitError(
+            f"update left conflict markers in {len(conflicts)} file(s): {listed}; resolve them (git diff shows both sides), then commit"
+        )
+    click.echo(f"updated to template {source.vcs_ref}; review with git diff, then commit", err=True)
