@@ -42,6 +42,7 @@ def _kube(arch: dict) -> str:
 
 
 _TEMPLATED: dict[tuple[str, str], list[dict]] = {}
+_FILES: dict[tuple[str, str], Path] = {}
 
 
 def helm_template(chart: Path, arch: dict, values: str, out: Path | None = None) -> list[dict]:
@@ -78,7 +79,7 @@ def manifests(rendered, manifests_root):
             out = manifests_root / f"{example}-{env}" / "manifests.yaml"
             out.parent.mkdir()
             _TEMPLATED[example, env] = helm_template(_chart_dir(rendered(example, "helm"), arch), arch, f"values-{env}.yaml", out)
-            _TEMPLATED[example, env + ":file"] = out  # type: ignore[assignment]
+            _FILES[example, env] = out
         return _TEMPLATED[example, env]
 
     return _get
@@ -211,7 +212,7 @@ def test_environments_differ(rendered, example):
 @pytest.mark.parametrize(("example", "env"), _cases())
 def test_manifests_pass_kubernetes_validate_strict(manifests, example, env):
     manifests(example, env)
-    out = _TEMPLATED[example, env + ":file"]
+    out = _FILES[example, env]
     proc = run_tool(["kubernetes-validate", "--strict", "--quiet", "-k", _kube(_arch(example)), str(out)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -417,6 +418,8 @@ def edge(tmp_path_factory):
 def test_edge_cases_render_valid_and_match(edge, tmp_path):
     arch, chart = edge
     assert not (chart / "values-staging.yaml").exists()  # only the environments the architecture lists
+    proc = run_tool(["helm", "lint", "--strict", str(chart)])
+    assert proc.returncode == 0, proc.stdout
     all_docs = {}
     for env in ("dev", "prod"):
         proc = run_tool(["helm", "lint", "--strict", str(chart), "-f", str(chart / f"values-{env}.yaml")])
@@ -446,6 +449,33 @@ def test_pdb_min_available_override(edge):
     assert proc.returncode == 0, proc.stderr
     pdbs = {d["metadata"]["labels"][NAME]: d for d in yaml.safe_load_all(proc.stdout) if d}
     assert pdbs["web"]["spec"]["minAvailable"] == "50%"
+
+
+def test_notes_list_services_urls_and_expected_references(edge, tmp_path):
+    """NOTES.txt, rendered through `tpl` (helm template skips NOTES and install needs a cluster)."""
+    arch, chart = edge
+    copy = tmp_path / "chart"
+    shutil.copytree(chart, copy)
+    (copy / "templates/NOTES.txt").rename(copy / "notes-src.txt")
+    (copy / "templates/notes.yaml").write_text('notes: {{ tpl (.Files.Get "notes-src.txt") . | toJson }}\n')
+    proc = run_tool(["helm", "template", RELEASE, str(copy), "-n", "edge", "-f", str(copy / "values-prod.yaml"),
+                     "--show-only", "templates/notes.yaml"])
+    assert proc.returncode == 0, proc.stderr
+    notes = yaml.safe_load(proc.stdout)["notes"]
+    for svc in arch["services"]:
+        assert f"- {svc['name']} ({svc['kind']}, {svc['zone']} zone)" in notes
+    assert "https://web.edge.test/" in notes and "edge-tcp.edge.test" not in notes
+    assert "Secret peer-store-secrets with keys: PEER_KEY" in notes
+    assert "ConfigMap peer-store-config with keys: CLUSTER_NAME\n" in notes  # PEER_KEY comes from the Secret only
+
+
+def test_render_is_deterministic(edge, tmp_path):
+    _, chart = edge
+    again = render_arch(EDGE_ARCH, tmp_path / "again", "helm")
+    first = {p.relative_to(chart): p.read_bytes() for p in chart.rglob("*") if p.is_file()}
+    second = {p.relative_to(_chart_dir(again, model.validate(EDGE_ARCH, "test"))): p.read_bytes()
+              for p in _chart_dir(again, model.validate(EDGE_ARCH, "test")).rglob("*") if p.is_file()}
+    assert first == second
 
 
 def test_chart_never_asks_for_secret_values(edge):
