@@ -70,7 +70,8 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
             for check in gaps:
                 if check.blueprint:
                     avail = "" if check.blueprint in shipped else " (not shipped in this phasekit version yet)"
-                    closer = f"blueprint `{check.blueprint}`{avail}, phase {check.phase}: `phasekit apply --blueprint {check.blueprint}`"
+                    first = f"{md(check.needs)}, then " if check.needs else ""
+                    closer = f"blueprint `{check.blueprint}`{avail}, phase {check.phase}: {first}`phasekit apply --blueprint {check.blueprint}`"
                 else:
                     closer = f"your own work, phase {check.phase}: {md(check.action)}"
                 out += [f"- **{md(check.problem)}**", f"  - Why it matters: {md(check.why)}", f"  - Closed by: {closer}"]
@@ -85,7 +86,8 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
             closes = ", ".join(f"`{c}`" for c in step["closes"])
             if step["blueprint"]:
                 avail = "" if step["shipped"] else " (not shipped in this phasekit version yet)"
-                out.append(f"{number}. `{step['action']}`{avail}: closes {closes}")
+                first = "".join(f"{md(n)}, then " for n in step["needs"])
+                out.append(f"{number}. {first}`{step['action']}`{avail}: closes {closes}")
             else:
                 out.append(f"{number}. {md(step['action'])} (closes {closes})")
         out.append("")

@@ -32,6 +32,18 @@ def _is_own_input(rel: str) -> bool:
     return name == "architecture.yaml" or (name.startswith(".copier-answers") and name.endswith((".yml", ".yaml")))
 
 
+def _is_own_report(path: Path) -> bool:
+    """A JSON report phasekit wrote names every capability; reading it back would count the report as evidence."""
+    if path.suffix != ".json":
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(200)
+    except OSError:
+        return False
+    return f'"format": "{REPORT_FORMAT}"'.encode() in head
+
+
 @dataclass
 class RepoScan:
     """A read-only view of the repository: the files, their text, and parsed YAML/JSON documents."""
@@ -51,7 +63,7 @@ class RepoScan:
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 rel = path.relative_to(root).as_posix()
-                if _is_own_input(rel) or not path.is_file():
+                if _is_own_input(rel) or not path.is_file() or _is_own_report(path):
                     continue
                 found.append(rel)
         found.sort()
@@ -109,8 +121,6 @@ class RepoScan:
             try:
                 doc = json.loads(self.text(rel))
             except ValueError:
-                continue
-            if isinstance(doc, dict) and doc.get("format") == REPORT_FORMAT:
                 continue
             out[rel] = doc
         return out

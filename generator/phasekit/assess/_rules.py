@@ -116,7 +116,8 @@ def iac(ctx: Context) -> Capability:
               problem="No compose file, chart or Terraform describes how the system is run.",
               why="What is not written down cannot be reviewed, repeated or rebuilt after a loss.",
               blueprint="terraform"),
-        Check("iac.terraform", "Infrastructure is managed by Terraform", bool(tf), _files("Terraform with resources or modules", tf),
+        Check("iac.terraform", "Infrastructure is managed by Terraform", bool(tf), _files("Terraform with resources or modules", tf)
+              or ["no *.tf file declares a resource or module"],
               problem="No Terraform (*.tf with resources or modules) in the repository.",
               why="Without a plan/apply workflow and state, changes to networks and services are not reviewed and drift goes unseen.",
               blueprint="terraform"),
@@ -126,7 +127,8 @@ def iac(ctx: Context) -> Capability:
               problem=f"No variable file for {', '.join(missing_env)}; values such as addresses and sizes are hard-coded.",
               why="Environments that are copied by hand diverge; staging stops predicting production.",
               blueprint="terraform"),
-        Check("iac.state", "Terraform state is kept in a backend, one per environment", bool(backends), _files("backend", backends),
+        Check("iac.state", "Terraform state is kept in a backend, one per environment", bool(backends), _files("backend", backends)
+              or ["no backend block in *.tf and no *.tfbackend file"],
               problem="No Terraform backend is configured.",
               why="Local state gets lost or edited concurrently; a backend gives locking and one truth per environment.",
               blueprint="terraform"),
@@ -470,16 +472,19 @@ def events(ctx: Context) -> Capability:
                     rf"|nats://|bootstrap[._]servers|jetstream", re.IGNORECASE)
     brokers += [rel for rel in repo.files if PurePosixPath(rel).suffix.lower() in CONFIG_SUFFIXES and rx.search(repo.text(rel))]
     dlq = repo.grep(r"dead[-_ ]?letter|(^|[^a-z])dlq([^a-z]|$)", CONFIG_SUFFIXES)
+    # The events blueprint deploys a broker only for a system that has chosen one (or already runs one).
+    needs = "" if ctx.arch["targets"]["broker"] != "none" or any(d["engine"] in BROKER_ENGINES for d in ctx.datastores) \
+        else "choose the broker: set targets.broker to kafka or nats in architecture.yaml"
     names = {s["name"]: s for s in ctx.services}
     sync = [(s["name"], dep) for s in ctx.services if s["kind"] != "gateway" for dep in s["depends_on"] if dep in names]
     return Capability("events", "Event-driven communication", [
         Check("events.broker", "A message broker carries work between services", bool(brokers), _files("broker", brokers) or ["no broker in the architecture or the repository"],
               problem="No message broker: every interaction is a synchronous call.",
               why="A slow or down consumer stalls its callers; load cannot be buffered or spread over workers.",
-              blueprint="events"),
+              blueprint="events", needs=needs),
         Check("events.dead-letter", "Failed messages go to a dead-letter queue", bool(dlq), _files("dead-letter configuration", dlq) or ["no dead-letter queue"],
               problem="No dead-letter queue.", why="A message that always fails blocks its partition or is silently dropped.",
-              blueprint="events"),
+              blueprint="events", needs=needs),
         Check("events.async-calls", "Services do not call each other synchronously point to point", not sync,
               [f"{a} calls {b} synchronously" for a, b in sync] or ["no service-to-service calls (a gateway proxying requests is expected)"],
               problem="Synchronous point-to-point calls: " + ", ".join(f"{a} → {b}" for a, b in sync) + ".",

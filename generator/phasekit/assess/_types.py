@@ -27,6 +27,7 @@ class Check:
     blueprint: str | None = None  # the blueprint that closes it; None when it needs the team's own work
     phase: int = 1  # roadmap phase in which it is closed
     action: str = ""  # when no blueprint closes it: what to do
+    needs: str = ""  # what the architecture must say first for the blueprint to close it (empty: nothing)
 
     def __post_init__(self) -> None:
         # A gap a blueprint closes is closed in that blueprint's phase, so the roadmap never contradicts the catalogue.
@@ -74,7 +75,7 @@ class Capability:
 def gap_dict(check: Check) -> dict[str, Any]:
     shipped = {bp.name for bp in catalogue.available()}
     return {
-        "problem": check.problem, "why": check.why, "blueprint": check.blueprint,
+        "problem": check.problem, "why": check.why, "blueprint": check.blueprint, "needs": check.needs,
         "blueprint_shipped": check.blueprint in shipped if check.blueprint else False,
         "phase": check.phase, "action": check.action or closing_action(check),
     }
@@ -82,7 +83,7 @@ def gap_dict(check: Check) -> dict[str, Any]:
 
 def closing_action(check: Check) -> str:
     if check.blueprint:
-        return f"phasekit apply --blueprint {check.blueprint}"
+        return (f"{check.needs}, then " if check.needs else "") + f"phasekit apply --blueprint {check.blueprint}"
     return check.action
 
 
@@ -123,14 +124,15 @@ class Report:
             steps: list[dict[str, Any]] = []
             in_phase = [check for _, check in self.gaps if check.phase == phase]
             for name in sorted({c.blueprint for c in in_phase if c.blueprint}, key=lambda n: order.get(n, 99)):
-                closes = [c.id for c in in_phase if c.blueprint == name]
+                closing = [c for c in in_phase if c.blueprint == name]
+                needs = sorted({c.needs for c in closing if c.needs})
                 steps.append({
-                    "blueprint": name, "shipped": name in shipped, "closes": closes,
+                    "blueprint": name, "shipped": name in shipped, "closes": [c.id for c in closing], "needs": needs,
                     "action": f"phasekit apply --blueprint {name}",
                 })
             for check in in_phase:
                 if not check.blueprint:
-                    steps.append({"blueprint": None, "shipped": False, "closes": [check.id], "action": check.action})
+                    steps.append({"blueprint": None, "shipped": False, "closes": [check.id], "needs": [], "action": check.action})
             phases.append({"phase": phase, "name": catalogue.PHASE_NAMES[phase], "steps": steps})
         return phases
 

@@ -1,0 +1,67 @@
+"""Fixtures for the assess tests (imported by the test modules; a conftest.py here would shadow tests/conftest.py
+for `from conftest import ...`): each example before and after `apply --all`, and the Mermaid parser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from phasekit import assess, blueprints, model, render
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_DIRS = sorted(p.parent for p in REPO.glob("examples/*/architecture.yaml"))
+
+
+@dataclass
+class BeforeAfter:
+    arch: dict
+    before: assess.Report
+    after: assess.Report
+    applied: list[str]
+    repo: Path
+
+
+_CACHE: dict[str, BeforeAfter] = {}
+
+
+@pytest.fixture(scope="session")
+def before_after(tmp_path_factory: pytest.TempPathFactory):
+    """before_after(example) -> the example folder assessed as it is, then again after every shipped phase
+    blueprint was applied to a copy of it (what `phasekit apply --all` does). Rendered once per session."""
+
+    def _get(example: str) -> BeforeAfter:
+        if example not in _CACHE:
+            src = REPO / "examples" / example
+            arch = model.load(src / "architecture.yaml")
+            before = assess.assess(arch, src)
+            dest = tmp_path_factory.mktemp(f"assess-{example}") / example
+            shutil.copytree(src, dest)
+            chosen = blueprints.select([], [], everything=True)
+            render.apply(arch, dest, chosen, render.Source.resolve(None, None))
+            _CACHE[example] = BeforeAfter(arch, before, assess.assess(arch, dest), chosen, dest)
+        return _CACHE[example]
+
+    return _get
+
+
+def mermaid_dir() -> Path:
+    return Path(os.environ.get("PHASEKIT_MERMAID", Path.home() / ".cache/phasekit/mermaid"))
+
+
+@pytest.fixture(scope="session")
+def mermaid_parse():
+    """parse(text) -> (ok, message) with mermaid's own parser; skip when scripts/install-mermaid-check has not run."""
+    script = mermaid_dir() / "mermaid-parse.mjs"
+    if shutil.which("node") is None or not script.is_file():
+        pytest.skip("the Mermaid parser is not installed (run scripts/install-mermaid-check)")
+
+    def _parse(text: str) -> tuple[bool, str]:
+        result = subprocess.run(["node", str(script)], input=text, capture_output=True, text=True, timeout=120, check=False)
+        return result.returncode == 0, (result.stdout + result.stderr).strip()
+
+    return _parse
