@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -142,6 +143,8 @@ class Context:
     timeout: float = DEFAULT_TIMEOUT
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     inventory: Any = None  # the _inventory.Inventory of root
+    memo: dict[Any, Any] = field(default_factory=dict)  # adapters share results of one call (under memo_lock)
+    memo_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def which(self, tool: str) -> str | None:
         if os.sep in tool:
@@ -186,6 +189,7 @@ class Validator:
     tools: ClassVar[tuple[str, ...]] = ()  # executables that must be on PATH
     description: ClassVar[str] = ""
     slow: ClassVar[bool] = False  # scheduled first
+    batch: ClassVar[bool] = False  # True: check_batch(artifacts, ctx) checks all artifacts in one tool call
 
     def missing(self, ctx: Context) -> list[str]:
         return [t for t in self.tools if ctx.which(t) is None]
@@ -195,6 +199,14 @@ class Validator:
 
     def check(self, artifact: Artifact, ctx: Context) -> Result | list[Result]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def check_batch(self, artifacts: list[Artifact], ctx: Context) -> list[Result]:
+        """One call for many artifacts (tools with per-file output); default: one check per artifact."""
+        out: list[Result] = []
+        for artifact in artifacts:
+            res = self.check(artifact, ctx)
+            out += res if isinstance(res, list) else [res]
+        return out
 
     # helpers for adapters
     def result(self, artifact: Artifact | str, status: Status, message: str = "") -> Result:

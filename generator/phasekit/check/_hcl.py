@@ -19,6 +19,8 @@ class Block:
     type: str
     labels: tuple[str, ...]
     text: str  # the whole block, header to closing brace
+    start: int = 0  # offset of the header's line in the file
+    end: int = 0  # offset after the closing brace
 
     @property
     def body(self) -> str:
@@ -92,7 +94,7 @@ def blocks(text: str) -> list[Block]:
         if header is None:
             continue
         labels = tuple(lbl.strip('"') for lbl in re.findall(r'"[^"]*"|[A-Za-z_][\w-]*', header.group(2)))
-        out.append(Block(header.group(1), labels, text[line_start:end]))
+        out.append(Block(header.group(1), labels, text[line_start:end], line_start, end))
     return out
 
 
@@ -113,3 +115,14 @@ def is_required(block: Block) -> bool:
 
 def is_sensitive(block: Block) -> bool:
     return re.search(r"^\s*sensitive\s*=\s*true\b", block.body, re.M) is not None
+
+
+def keep_only(text: str, kept: list[Block]) -> str:
+    """The file with everything but `kept` blanked out, so line numbers in messages still match the original."""
+    pieces, pos = [], 0
+    for block in sorted(kept, key=lambda b: b.start):
+        pieces.append("\n" * text.count("\n", pos, block.start))
+        pieces.append(block.text)
+        pos = block.end
+    pieces.append("\n")
+    return "".join(pieces)

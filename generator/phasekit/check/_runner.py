@@ -31,16 +31,21 @@ def default_kube_version(root: Path) -> str:
     return str(version) if version else DEFAULT_KUBE_VERSION
 
 
-def _one(validator: Validator, artifact: Artifact, ctx: Context) -> list[Result]:
+def _one(validator: Validator, artifacts: list[Artifact], ctx: Context) -> list[Result]:
+    """Run one task (one artifact, or all of a batch validator's); failures of the adapter become results."""
     start = now()
     try:
-        out = validator.check(artifact, ctx)
-        results = out if isinstance(out, list) else [out]
+        if validator.batch:
+            results = validator.check_batch(artifacts, ctx)
+        else:
+            out = validator.check(artifacts[0], ctx)
+            results = out if isinstance(out, list) else [out]
     except ToolTimeout as exc:
-        results = [validator.result(artifact, Status.FAILED, str(exc))]
+        results = [validator.result(a, Status.FAILED, str(exc)) for a in artifacts]
     except Exception as exc:  # noqa: BLE001 - a crashing adapter is reported, the run goes on
         tb = traceback.format_exc(limit=3)
-        results = [validator.result(artifact, Status.FAILED, f"validator crashed: {type(exc).__name__}: {exc}\n{tb}")]
+        why = f"validator crashed: {type(exc).__name__}: {exc}\n{tb}"
+        results = [validator.result(a, Status.FAILED, why) for a in artifacts]
     spent = now() - start
     return [Result(r.validator, r.artifact, r.status, r.message, spent / len(results)) for r in results]
 
@@ -71,7 +76,7 @@ def run(
                   kube_version=kube_version or default_kube_version(root), timeout=timeout, scratch=scratch,
                   inventory=inventory)
     results: list[Result] = []
-    tasks: list[tuple[Validator, Artifact]] = []
+    tasks: list[tuple[Validator, list[Artifact]]] = []
     try:
         for validator in chosen:
             try:
@@ -86,8 +91,11 @@ def run(
                 why = f"{', '.join(missing)} not found ({INSTALL_HINT})"
                 results += [validator.result(a, Status.SKIPPED, why) for a in artifacts]
                 continue
-            tasks += [(validator, a) for a in artifacts]
-        tasks.sort(key=lambda t: not t[0].slow)  # long single runs (checkov) start first
+            if validator.batch:
+                tasks.append((validator, artifacts))
+            else:
+                tasks += [(validator, [a]) for a in artifacts]
+        tasks.sort(key=lambda t: not (t[0].slow or t[0].batch))  # long single runs (checkov, batches) first
         workers = jobs or os.cpu_count() or 2
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="phasekit-check") as pool:
             futures: list[Future[list[Result]]] = [pool.submit(_one, v, a, ctx) for v, a in tasks]

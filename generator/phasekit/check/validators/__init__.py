@@ -12,6 +12,7 @@ from .hadolint import Hadolint
 from .helm import HelmLint, HelmTemplate
 from .jsonschema import DependabotSchema, WorkflowSchema
 from .kubernetes import KubernetesValidate
+from .kustomize import Kustomize
 from .parse import Parse
 from .promtool import PromtoolConfig, PromtoolRules, PromtoolTest
 from .python_compile import PythonCompile
@@ -23,7 +24,7 @@ from .zizmor import Zizmor
 
 ALL: tuple[type[Validator], ...] = (
     Parse, Yamllint,
-    KubernetesValidate, HelmLint, HelmTemplate,
+    KubernetesValidate, HelmLint, HelmTemplate, Kustomize,
     TerraformFmt, TerraformValidate, TerraformTfvars, Hcl2Parse,
     PromtoolConfig, PromtoolRules, PromtoolTest, GrafanaDashboard, GrafanaProvisioning,
     Actionlint, Zizmor, WorkflowSchema, DependabotSchema,

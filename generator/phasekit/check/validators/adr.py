@@ -11,7 +11,7 @@ _NUMBERED = re.compile(r"^\d{3,5}-[\w.-]+\.md$")
 _ADR_DIRS = {"decisions", "adr", "adrs", "architecture-decisions", "decision-records"}
 _NOT_ADR = {"readme.md", "index.md", "template.md", "adr-template.md", "toc.md"}
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_STATUS_LINE = re.compile(r"^(?:\*\*)?status(?:\*\*)?\s*:", re.I | re.M)
+_STATUS_LINE = re.compile(r"^\s*(?:[-*]\s+)?(?:\*\*)?status(?:\*\*)?\s*:", re.I | re.M)
 SECTIONS = ("Status", "Context", "Decision", "Consequences")
 
 

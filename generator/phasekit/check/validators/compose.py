@@ -5,6 +5,7 @@ An override file whose services lack image/build is checked merged onto the base
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ from .._inventory import Inventory
 
 _NAME = re.compile(r"^(docker-)?compose([.-][\w.-]+)?\.ya?ml$|\.compose\.ya?ml$")
 _TOP = {"version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"}
+STUB_IMAGE = "phasekit-check/stub:0"
 _probe_lock = threading.Lock()
 _probed: dict[str, list[str] | None] = {}
 
@@ -64,20 +66,28 @@ class Compose(Validator):
                 found[path] = inventory.first_mapping(path)
         out = []
         for path, doc in found.items():
-            base = ""
+            base, stub = "", ()
             if not _complete(doc):
                 names = set(doc["services"])
                 for other, odoc in found.items():
                     if other != path and other.parent == path.parent and _complete(odoc) and names <= set(odoc["services"]):
                         base = other.name
                         break
-            out.append(inventory.artifact(path, base=base))
+                else:  # an override of the team's own compose file, which is not here
+                    stub = tuple(sorted(n for n, s in doc["services"].items() if "image" not in s and "build" not in s))
+            out.append(inventory.artifact(path, base=base, stub=stub))
         return out
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
         cmd = self.command(ctx) or ["docker-compose"]
         files = ([artifact.get("base")] if artifact.get("base") else []) + [artifact.path.name]
-        argv = [*cmd, *[a for f in files for a in ("-f", f)], "config", "--quiet"]
-        proc = ctx.run(argv, cwd=artifact.path.parent)
         note = f"merged onto {artifact.get('base')}" if artifact.get("base") else ""
+        if artifact.get("stub"):
+            stub = ctx.tempdir("compose-") / "base.yaml"
+            stub.write_text(json.dumps({"services": {n: {"image": STUB_IMAGE} for n in artifact.get("stub")}}),
+                            encoding="utf-8")
+            files.insert(0, str(stub))
+            note = f"override file: merged onto a stub base ({STUB_IMAGE} for {', '.join(artifact.get('stub'))})"
+        argv = [*cmd, "--project-directory", ".", *[a for f in files for a in ("-f", f)], "config", "--quiet"]
+        proc = ctx.run(argv, cwd=artifact.path.parent)
         return self.from_proc(artifact, proc, note)

@@ -12,7 +12,9 @@ _NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+) with api version (
 
 
 def is_manifest(doc: object) -> bool:
-    return isinstance(doc, dict) and isinstance(doc.get("apiVersion"), str) and isinstance(doc.get("kind"), str)
+    """A Kubernetes API object (a Kustomization is kustomize's input, checked by the kustomize adapter)."""
+    return (isinstance(doc, dict) and isinstance(doc.get("apiVersion"), str) and isinstance(doc.get("kind"), str)
+            and not doc["apiVersion"].startswith("kustomize.config.k8s.io/"))
 
 
 def interpret(validator: Validator, artifact: Artifact | str, proc: Proc) -> Result:
@@ -47,6 +49,21 @@ class KubernetesValidate(Validator):
             if any(is_manifest(d) for d in inventory.mappings(path)):
                 found.append(inventory.artifact(path))
         return found
+
+    batch = True
+
+    def check_batch(self, artifacts: list[Artifact], ctx: Context) -> list[Result]:
+        """One kubernetes-validate call; its lines name the file they are about."""
+        proc = validate(ctx, [Path(a.label) for a in artifacts], cwd=ctx.root)
+        results = []
+        for a in artifacts:
+            mine = "\n".join(ln for ln in proc.output.splitlines() if ln.split(" ", 2)[1:2] == [a.label])
+            if not mine:
+                results.append(self.result(a, Status.FAILED, proc.output or f"no verdict (exit {proc.returncode})"))
+                continue
+            failed = any(ln.startswith("ERROR") for ln in mine.splitlines())
+            results.append(interpret(self, a, Proc(1 if failed else 0, mine)))
+        return results
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
         return interpret(self, artifact, validate(ctx, [Path(artifact.label)], cwd=ctx.root))

@@ -1,29 +1,30 @@
-"""OPA rego: every policy set compiled, and every `test_*` rule of its `_test.rego` files run, on the real
-OPA engine (opa-golib-python-bindings, in the python named by $PHASEKIT_OPA_PYTHON)."""
+"""OPA rego: the policies compiled and every `test_*` rule of the `_test.rego` files run, on the real OPA
+engine (opa-golib-python-bindings, in the python named by $PHASEKIT_OPA_PYTHON), like `opa test DIR` where
+DIR is the deepest folder holding every .rego file; data.json/data.yaml files under DIR are loaded too."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._core import Artifact, Context, Result, Status, Validator
 from .._inventory import Inventory
 
 RUNNER = Path(__file__).resolve().parent.parent / "rego_runner.py"
+DATA_FILES = {"data.json", "data.yaml", "data.yml"}
 
 
-def bundles(inventory: Inventory) -> dict[Path, list[Path]]:
-    """Rego files grouped by policy set: the topmost folder of an unbroken chain of folders holding .rego files."""
+def bundle(inventory: Inventory) -> tuple[Path, list[Path], list[Path]] | None:
+    """(root, rego files, data files) of the one policy set under the checked folder."""
     rego = [p for p in inventory.files if p.suffix == ".rego"]
-    dirs = {p.parent for p in rego}
-    groups: dict[Path, list[Path]] = {}
-    for path in rego:
-        top = path.parent
-        while top.parent in dirs and top != inventory.root:
-            top = top.parent
-        groups.setdefault(top, []).append(path)
-    return groups
+    if not rego:
+        return None
+    top = Path(os.path.commonpath([str(p.parent) for p in rego]))
+    data = [p for p in inventory.files if p.name in DATA_FILES and (p.parent == top or top in p.parents)]
+    return top, sorted(rego), sorted(data)
 
 
 class _Rego(Validator):
@@ -34,30 +35,47 @@ class _Rego(Validator):
     def missing(self, ctx: Context) -> list[str]:
         return [] if self.python(ctx) else ["OPA engine ($PHASEKIT_OPA_PYTHON with opa-golib-python-bindings)"]
 
-    def evaluate(self, ctx: Context, files: list[Path]) -> tuple[dict | None, str]:
-        proc = ctx.run([self.python(ctx) or sys.executable, str(RUNNER), *[str(f) for f in files]], cwd=ctx.root)
-        try:
-            return json.loads(proc.stdout.strip().splitlines()[-1]), ""
-        except (IndexError, json.JSONDecodeError):
-            return None, proc.output or f"rego runner exited {proc.returncode}"
+    def artifacts(self, inventory: Inventory) -> tuple[Path, tuple[tuple[str, Any], ...]] | None:
+        found = bundle(inventory)
+        if found is None:
+            return None
+        top, rego, data = found
+        return top, (("top", str(top)), ("files", tuple(map(str, rego))), ("data", tuple(map(str, data))))
+
+    def evaluate(self, ctx: Context, artifact: Artifact) -> tuple[dict[str, Any] | None, str]:
+        """One engine run per policy set, shared by opa-compile and every opa-test result."""
+        key = ("rego", artifact.get("top"))
+        with ctx.memo_lock:
+            if key not in ctx.memo:
+                argv = [self.python(ctx) or sys.executable, str(RUNNER), artifact.get("top"),
+                        *artifact.get("files"), *artifact.get("data")]
+                proc = ctx.run(argv, cwd=ctx.root)
+                try:
+                    ctx.memo[key] = (json.loads(proc.stdout.strip().splitlines()[-1]), "")
+                except (IndexError, json.JSONDecodeError):
+                    ctx.memo[key] = (None, proc.output or f"rego runner exited {proc.returncode}")
+            return ctx.memo[key]
+
+
+def _short(ctx: Context, text: str) -> str:
+    return text.replace(str(ctx.root) + os.sep, "")
 
 
 class RegoCompile(_Rego):
     name = "opa-compile"
-    description = "OPA engine compiles each policy set (parse + type check)"
+    description = "OPA engine compiles every policy (parse + type check), with data.json/yaml loaded"
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
-        return [inventory.artifact(top, files=tuple(str(f) for f in sorted(files)))
-                for top, files in sorted(bundles(inventory).items())]
+        found = self.artifacts(inventory)
+        return [] if found is None else [Artifact(found[0], inventory.label(found[0]), found[1])]
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
-        files = [Path(f) for f in artifact.get("files")]
-        report, crash = self.evaluate(ctx, files)
+        report, crash = self.evaluate(ctx, artifact)
         if report is None:
             return self.result(artifact, Status.FAILED, crash)
         if report["compile"]:
-            return self.result(artifact, Status.FAILED, report["compile"].replace(str(ctx.root) + "/", ""))
-        return self.result(artifact, Status.PASSED, f"{len(files)} file(s) compiled")
+            return self.result(artifact, Status.FAILED, _short(ctx, report["compile"]))
+        return self.result(artifact, Status.PASSED, f"{len(artifact.get('files'))} file(s) compiled")
 
 
 class RegoTest(_Rego):
@@ -65,18 +83,18 @@ class RegoTest(_Rego):
     description = "OPA engine runs every test_* rule of each _test.rego file (like `opa test`)"
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
-        out = []
-        for _top, files in sorted(bundles(inventory).items()):
-            for test in sorted(f for f in files if f.name.endswith("_test.rego")):
-                out.append(inventory.artifact(test, files=tuple(str(f) for f in sorted(files))))
-        return out
+        found = self.artifacts(inventory)
+        if found is None:
+            return []
+        return [Artifact(Path(f), inventory.label(Path(f)), found[1])
+                for f in found[1][1][1] if f.endswith("_test.rego")]
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
-        report, crash = self.evaluate(ctx, [Path(f) for f in artifact.get("files")])
+        report, crash = self.evaluate(ctx, artifact)
         if report is None:
             return self.result(artifact, Status.FAILED, crash)
         if report["compile"]:
-            return self.result(artifact, Status.FAILED, "does not compile: " + report["compile"].replace(str(ctx.root) + "/", ""))
+            return self.result(artifact, Status.FAILED, "does not compile: " + _short(ctx, report["compile"]))
         mine = [t for t in report["tests"] if Path(t["file"]) == artifact.path]
         failed = [t for t in mine if not t["passed"]]
         if not mine:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from .. import _hcl
@@ -45,16 +46,27 @@ def _quote(s: str) -> str:
 
 
 def variable_blocks(module: Path) -> list[_hcl.Block]:
-    out = []
+    return [b for _name, (_text, blocks) in _variable_files(module).items() for b in blocks]
+
+
+def _variable_files(module: Path) -> dict[str, tuple[str, list[_hcl.Block]]]:
+    out = {}
     for tf in sorted(module.glob("*.tf")):
-        out += [b for b in _hcl.blocks(tf.read_text(encoding="utf-8", errors="replace")) if b.type == "variable"]
+        text = tf.read_text(encoding="utf-8", errors="replace")
+        out[tf.name] = (text, [b for b in _hcl.blocks(text) if b.type == "variable" and b.labels])
     return out
 
 
-def provider_free_copy(ctx: Context, variables: list[_hcl.Block]) -> Path:
+def provider_free_copy(ctx: Context, module: Path, drop: frozenset[str] = frozenset()) -> tuple[Path, int]:
+    """A folder holding only the module's `variable` blocks, in files of the same names at the same lines."""
     work = ctx.tempdir("tf-free-")
-    (work / "variables.tf").write_text("\n\n".join(b.text.strip() for b in variables) + "\n", encoding="utf-8")
-    return work
+    kept_total = 0
+    for name, (text, blocks) in _variable_files(module).items():
+        kept = [b for b in blocks if b.labels[0] not in drop]
+        if kept:
+            (work / name).write_text(_hcl.keep_only(text, kept), encoding="utf-8")
+            kept_total += len(kept)
+    return work, kept_total
 
 
 def _init(ctx: Context, cwd: Path, data_dir: Path) -> Proc:
@@ -102,7 +114,7 @@ class TerraformValidate(Validator):
         why = f"needs {', '.join(providers)}, not installable offline"
         if not variables:
             return self.result(artifact, Status.SKIPPED, f"{why}; no provider-free part (no variables) to validate")
-        work = provider_free_copy(ctx, variables)
+        work, _ = provider_free_copy(ctx, artifact.path)
         free_data = ctx.tempdir("tf-data-")
         proc = _init(ctx, work, free_data)
         if proc.ok:
@@ -135,11 +147,15 @@ class TerraformTfvars(Validator):
         if not module:
             return self.result(artifact, Status.SKIPPED, "no Terraform module here declares the variables it sets")
         keys = set(artifact.get("keys", ()))
-        variables = variable_blocks(Path(module))
-        # Secrets stay out of tfvars: a required sensitive variable the file does not set comes from TF_VAR_*.
-        from_env = [b.labels[0] for b in variables if _hcl.is_required(b) and _hcl.is_sensitive(b) and b.labels[0] not in keys]
-        kept = [b for b in variables if b.labels[0] not in from_env]
-        work = provider_free_copy(ctx, kept)
+        autos = [a for a in _auto_loaded(Path(module)) if a != artifact.path]
+        for auto in autos:
+            keys |= set(_hcl.top_level_attributes(auto.read_text(encoding="utf-8", errors="replace")))
+        # The file is checked for what it sets. A required variable it leaves unset must come from another
+        # var-file, -var or TF_VAR_* (secrets never sit in tfvars), so it is left out of the copy and named.
+        unset = sorted(b.labels[0] for b in variable_blocks(Path(module)) if _hcl.is_required(b) and b.labels[0] not in keys)
+        work, kept = provider_free_copy(ctx, Path(module), frozenset(unset))
+        for auto in autos:  # terraform.tfvars and *.auto.tfvars load before -var-file, as in a real plan
+            shutil.copyfile(auto, work / auto.name)
         data_dir = ctx.tempdir("tf-data-")
         proc = _init(ctx, work, data_dir)
         if proc.ok:
@@ -148,10 +164,16 @@ class TerraformTfvars(Validator):
         rel_module = os.path.relpath(module, ctx.root)
         if not proc.ok or "undeclared variable" in proc.output:
             return self.result(artifact, Status.FAILED, f"against variables of {rel_module}:\n{proc.output}")
-        note = f"planned against the variables of {rel_module} ({len(kept)} declared, {len(keys)} set)"
-        if from_env:
-            note += f"; left to TF_VAR_*: {', '.join(from_env)}"
+        note = f"planned against the variables of {rel_module} ({kept} declared, {len(keys)} set"
+        note += f" with {', '.join(a.name for a in autos)})" if autos else ")"
+        if unset:
+            note += f"; required but set elsewhere (-var-file, -var, TF_VAR_*): {', '.join(unset)}"
         return self.result(artifact, Status.PASSED, note)
+
+
+def _auto_loaded(module: Path) -> list[Path]:
+    return sorted(p for p in module.iterdir() if p.is_file() and (
+        p.name in {"terraform.tfvars", "terraform.tfvars.json"} or p.name.endswith((".auto.tfvars", ".auto.tfvars.json"))))
 
 
 def _best_module(tfvars: Path, keys: set[str], modules: dict[Path, dict[str, _hcl.Block]]) -> Path | None:
@@ -168,16 +190,16 @@ def _best_module(tfvars: Path, keys: set[str], modules: dict[Path, dict[str, _hc
 class Hcl2Parse(Validator):
     name = "hcl2"
     tools = ("hcl2tojson",)
-    description = "python-hcl2 (hcl2tojson) parses every .tf and .tfvars file: the parser of record without terraform"
+    description = "python-hcl2 (hcl2tojson) parses every .tf, .tfvars and .hcl file (e.g. backend configs)"
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
         dirs = tf_dirs(inventory)
-        loose = [p for p in tfvars_files(inventory) if p.parent not in dirs]
+        loose = [p for p in inventory.files if p.suffix in {".tfvars", ".hcl"} and p.parent not in dirs]
         return [inventory.artifact(p) for p in dirs + loose]
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
         if artifact.path.is_dir():
-            files = sorted(p.name for p in artifact.path.iterdir() if p.suffix in {".tf", ".tfvars"})
+            files = sorted(p.name for p in artifact.path.iterdir() if p.suffix in {".tf", ".tfvars", ".hcl"})
             cwd = artifact.path
         else:
             files, cwd = [artifact.path.name], artifact.path.parent

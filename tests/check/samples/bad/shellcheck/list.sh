@@ -1,0 +1,2 @@
+#!/bin/bash
+for f in $(ls *.txt); do echo $f; done

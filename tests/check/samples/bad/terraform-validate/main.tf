@@ -1,0 +1,9 @@
+variable "name" {
+  type        = string
+  description = "Name."
+}
+
+output "greeting" {
+  description = "A greeting."
+  value       = "hello ${var.nmae}"
+}

@@ -1,0 +1,12 @@
+package kubernetes.probes_test
+
+import data.kubernetes.probes
+import rego.v1
+
+test_missing_probe_denied if {
+	count(probes.deny) == 1 with input as {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}
+}
+
+test_probe_allowed if {
+	count(probes.deny) == 0 with input as {"spec": {"template": {"spec": {"containers": [{"name": "a", "readinessProbe": {}}]}}}}
+}

@@ -1,0 +1,9 @@
+variable "environment" {
+  type        = string
+  description = "Deployment environment."
+}
+
+output "prefix" {
+  description = "Name prefix for resources."
+  value       = "web-${var.environment}"
+}

@@ -1,0 +1,294 @@
+"""phasekit check: every validator passes its valid sample and fails its broken one with the tool's own
+message; missing tools are skipped (never passed); bad input, timeouts and crashes are reported; CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from phasekit import check, cli
+from phasekit.check import Status
+from phasekit.check.validators import ALL, by_name
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+GOOD = SAMPLES / "good"
+BAD = SAMPLES / "bad"
+TOOLS_HINT = "run scripts/install-validators and source ~/.cache/phasekit/tools/env.sh"
+
+# validator -> (artifact in its bad/<validator>/ folder, text of the validator's own message)
+BROKEN = {
+    "parse": ("broken.json", "Expecting property name enclosed in double quotes"),
+    "yamllint": ("duplicate.yaml", 'duplication of key "name" in mapping'),
+    "kubernetes-validate": ("deployment.yaml", "Additional properties are not allowed ('replicas' was unexpected)"),
+    "helm-lint": ("chart", 'unexpected "}" in operand'),
+    "helm-template": ("chart (values-prod.yaml) [rendered]", "spec.ports.0.port: 'http' is not of type 'integer'"),
+    "kustomize": ("overlay", "accumulating resources"),
+    "terraform-fmt": (".", "+++ new/variables.tf"),
+    "terraform-validate": (".", "Reference to undeclared input variable"),
+    "terraform-tfvars": ("environments/qa.tfvars", "environment must be dev, staging or prod."),
+    "hcl2": (".", "Unexpected token"),
+    "promtool-config": ("prometheus.yml", 'not a valid duration string: "15 seconds"'),
+    "promtool-rules": ("rules.yml", "could not parse expression"),
+    "promtool-test": ("rules_test.yml", "got:[]"),
+    "grafana-dashboard": ("dashboard.json", "Type 'number' is not assignable to type 'string'"),
+    "grafana-provisioning": ("dashboards.yaml", "providers[0].options.path is required"),
+    "actionlint": (".github/workflows/ci.yml", 'shell name "bsh" is invalid'),
+    "zizmor": (".github/workflows/ci.yml", "template-injection"),
+    "schema-github-workflow": (".github/workflows/ci.yml", "Schema validation errors were encountered"),
+    "schema-dependabot": (".github/dependabot.yml", "'cobol' is not one of"),
+    "opa-compile": (".", "rego_type_error: undefined function no_such_function"),
+    "opa-test": ("probes_test.rego", "FAIL data.kubernetes.probes_test.test_probe_allowed"),
+    "shellcheck": ("list.sh", "SC2045"),
+    "python-compile": ("healthcheck.py", "SyntaxError"),
+    "hadolint": ("Dockerfile", "DL3006"),
+    "compose-config": ("compose.yaml", "services.web.ports must be a array"),
+    "adr": ("docs/decisions/0002-use-postgresql.md", "missing section(s): Consequences"),
+    "checkov": ("Dockerfile (CKV_DOCKER_3 /Dockerfile.)", "CKV_DOCKER_3"),
+}
+# The good/ tree is one small repository with a valid sample for every validator but checkov (a security
+# scan flags even valid-but-minimal manifests); checkov gets its own clean sample.
+GOOD_VALIDATORS = [v.name for v in ALL if v.name != "checkov"]
+
+
+def _require(validator: str) -> None:
+    """pytest.skip (never a pass) when a validator's tool is not installed here."""
+    instance = by_name()[validator]()
+    ctx = check.Context(root=GOOD, env=dict(os.environ))
+    missing = instance.missing(ctx)
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed ({TOOLS_HINT})")
+
+
+def test_every_validator_has_a_broken_sample() -> None:
+    assert set(BROKEN) == {v.name for v in ALL}
+    assert sorted(p.name for p in BAD.iterdir()) == sorted(BROKEN)
+
+
+@pytest.fixture(scope="module")
+def good_report() -> check.Report:
+    return check.run(GOOD, validators=GOOD_VALIDATORS)
+
+
+# --- valid samples ---------------------------------------------------------------------------------------------
+EXPECTED_GOOD = {  # validator -> artifacts it must find in good/ (by content: not all sit where phasekit puts them)
+    "kubernetes-validate": {"k8s/deployment.yaml", "chart (values-dev.yaml) [rendered]", "chart (values-prod.yaml) [rendered]",
+                            "k8s [kustomize build]"},
+    "kustomize": {"k8s"},
+    "helm-lint": {"chart (values-dev.yaml)", "chart (values-prod.yaml)"},
+    "helm-template": {"chart (values-dev.yaml)", "chart (values-prod.yaml)"},
+    "terraform-fmt": {"terraform", "terraform/modules/naming", "terraform/environments/dev.tfvars"},
+    "terraform-validate": {"terraform", "terraform/modules/naming"},
+    "terraform-tfvars": {"terraform/environments/dev.tfvars"},
+    "hcl2": {"terraform", "terraform/modules/naming", "terraform/environments/dev.tfvars"},
+    "promtool-config": {"monitoring/prometheus.yml"},
+    "promtool-rules": {"monitoring/rules.yml"},
+    "promtool-test": {"monitoring/rules_test.yml"},
+    "grafana-dashboard": {"monitoring/grafana/dashboards/web.json"},
+    "grafana-provisioning": {"monitoring/grafana/provisioning/dashboards.yaml",
+                             "monitoring/grafana/provisioning/datasources.yaml"},
+    "actionlint": {".github/workflows/ci.yml"},
+    "zizmor": {".github/workflows/ci.yml"},
+    "schema-github-workflow": {".github/workflows/ci.yml"},
+    "schema-dependabot": {".github/dependabot.yml"},
+    "opa-compile": {"policy"},
+    "opa-test": {"policy/probes_test.rego"},
+    "shellcheck": {"scripts/healthcheck.sh"},
+    "python-compile": {"scripts/healthcheck.py"},
+    "hadolint": {"app/Dockerfile"},
+    "compose-config": {"compose.yaml"},
+    "adr": {"docs/decisions/0001-record-architecture-decisions.md"},
+}
+
+
+@pytest.mark.parametrize("validator", sorted(EXPECTED_GOOD))
+def test_valid_sample_passes(good_report: check.Report, validator: str) -> None:
+    _require(validator)
+    results = good_report.select(validator=validator)
+    assert {r.artifact for r in results} == EXPECTED_GOOD[validator]
+    for r in results:
+        assert r.status is Status.PASSED, f"{r.validator} {r.artifact}: {r.message}"
+
+
+def test_good_tree_has_no_failures_and_parses_and_lints_every_yaml(good_report: check.Report) -> None:
+    assert good_report.failed == 0, check.format_text(good_report)
+    yaml_files = {p.relative_to(GOOD).as_posix() for p in GOOD.rglob("*.y*ml") if "templates" not in p.parts}
+    assert {r.artifact for r in good_report.select(validator="parse")} >= yaml_files
+    if shutil.which("yamllint"):
+        assert {r.artifact for r in good_report.select(validator="yamllint")} == yaml_files
+
+
+def test_terraform_says_what_it_validated(good_report: check.Report) -> None:
+    _require("terraform-validate")
+    root = good_report.select(validator="terraform-validate", artifact="terraform")[0]
+    assert "needs kreuzwerker/docker" in root.message and "provider-free copy" in root.message
+    module = good_report.select(validator="terraform-validate", artifact="terraform/modules/naming")[0]
+    assert module.message.startswith("full terraform validate")
+    tfvars = good_report.select(validator="terraform-tfvars")[0]
+    # what the file does not set (a secret, here) must come from elsewhere; it is named, not failed
+    assert tfvars.message.endswith("required but set elsewhere (-var-file, -var, TF_VAR_*): registry_token")
+
+
+def test_checkov_clean_sample_passes() -> None:
+    _require("checkov")
+    report = check.run(SAMPLES / "checkov-clean", validators=["checkov"])
+    assert [r.status for r in report.results] == [Status.PASSED], check.format_text(report)
+
+
+# --- broken samples --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("validator", sorted(BROKEN))
+def test_broken_sample_fails_with_the_validators_message(validator: str) -> None:
+    _require(validator)
+    artifact, message = BROKEN[validator]
+    # helm-template hands its rendered output to kubernetes-validate, which reports under its own name.
+    report = check.run(BAD / validator, validators=[validator])
+    name = "kubernetes-validate" if validator == "helm-template" else validator
+    failed = report.select(validator=name, artifact=artifact, status=Status.FAILED)
+    assert failed, check.format_text(report)
+    assert any(message in r.message for r in failed), check.format_text(report)
+    assert not report.ok()
+
+
+def test_terraform_provider_free_copy_catches_bad_default() -> None:
+    _require("terraform-validate")
+    report = check.run(BAD / "terraform-validate", validators=["terraform-validate"])
+    [res] = report.select(artifact="with-provider")
+    assert res.status is Status.FAILED
+    assert res.message.startswith("provider-free copy")
+    assert 'on main.tf line 14, in variable "replicas"' in res.message  # the original file and line
+    assert 'Call to function "length" failed' in res.message
+
+
+def test_unparseable_files_fail_with_the_parse_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "deploy.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n")
+    (tmp_path / "dash.json").write_text('{"panels": [}')
+    (tmp_path / "main.tf").write_text('variable "x" {\n')
+    report = check.run(tmp_path, validators=["parse", "kubernetes-validate", "hcl2", "terraform-fmt"])
+    assert report.select(validator="parse", artifact="deploy.yaml")[0].status is Status.FAILED
+    assert "while parsing" in report.select(validator="parse", artifact="deploy.yaml")[0].message
+    assert "JSONDecodeError" in report.select(validator="parse", artifact="dash.json")[0].message
+    assert not report.select(validator="kubernetes-validate")  # not recognisable, so not sniffed as a manifest
+    for name in ("hcl2", "terraform-fmt"):
+        if shutil.which(by_name()[name].tools[0]):
+            assert report.select(validator=name, artifact=".")[0].status is Status.FAILED
+
+
+# --- missing tools, timeouts, crashes ------------------------------------------------------------------------------
+def _path_without(*tools: str) -> str:
+    """PATH with every directory that holds one of these tools removed."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    return os.pathsep.join(d for d in dirs if not any(os.path.exists(os.path.join(d, t)) for t in tools))
+
+
+def test_missing_tool_is_skipped_never_passed() -> None:
+    env = {**os.environ, "PATH": _path_without("shellcheck", "hadolint")}
+    report = check.run(GOOD, validators=["shellcheck", "hadolint", "python-compile"], env=env)
+    assert [(r.validator, r.status) for r in report.results] == [
+        ("hadolint", Status.SKIPPED), ("python-compile", Status.PASSED), ("shellcheck", Status.SKIPPED)]
+    assert "shellcheck not found" in report.select(validator="shellcheck")[0].message
+    assert report.summary() == "1 passed, 0 failed, 2 skipped"
+    assert report.ok() and not report.ok(strict=True)
+
+
+def test_missing_opa_engine_and_grafana_schema_are_skipped() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"PHASEKIT_OPA_PYTHON", "PHASEKIT_NODE_MODULES"}}
+    report = check.run(GOOD, validators=["opa-compile", "opa-test", "grafana-dashboard"], env=env)
+    assert {r.status for r in report.results} == {Status.SKIPPED}
+    assert report.passed == 0 and report.skipped == 3
+
+
+def _fake_tool(bindir: Path, name: str, body: str) -> None:
+    bindir.mkdir(exist_ok=True)
+    script = bindir / name
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+
+def test_hanging_validator_times_out_and_the_run_goes_on(tmp_path: Path) -> None:
+    _fake_tool(tmp_path / "bin", "shellcheck", "sleep 30")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    started = time.monotonic()
+    report = check.run(GOOD, validators=["shellcheck", "python-compile"], env=env, timeout=1)
+    assert time.monotonic() - started < 15
+    [hung] = report.select(validator="shellcheck")
+    assert hung.status is Status.FAILED and "timed out after 1s" in hung.message
+    assert report.select(validator="python-compile")[0].status is Status.PASSED
+
+
+def test_crashing_tool_and_crashing_adapter_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_tool(tmp_path / "bin", "hadolint", 'echo "Traceback: segfault in parser" >&2; exit 139')
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+
+    def boom(self, artifact, ctx):  # noqa: ANN001
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setattr(by_name()["adr"], "check", boom)
+    report = check.run(GOOD, validators=["hadolint", "adr", "python-compile"], env=env)
+    assert "segfault in parser" in report.select(validator="hadolint")[0].message
+    crashed = report.select(validator="adr")[0]
+    assert crashed.status is Status.FAILED and "validator crashed: RuntimeError: adapter bug" in crashed.message
+    assert report.select(validator="python-compile")[0].status is Status.PASSED
+
+
+def test_unknown_validator_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown validator"):
+        check.run(GOOD, validators=["nope"])
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+def test_cli_text_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", str(GOOD), "--validator", "adr", "--validator", "python-compile"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["passed", "adr", "docs/decisions/0001-record-architecture-decisions.md"]
+    assert out[-1].startswith("2 passed, 0 failed, 0 skipped")
+    assert cli.main(["check", str(BAD / "adr"), "--validator", "adr"]) == 1
+    captured = capsys.readouterr()
+    assert "missing section(s): Consequences" in captured.out and "1 failed" in captured.err
+
+
+def test_cli_strict_fails_on_skipped(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", _path_without("shellcheck"))
+    assert cli.main(["check", str(GOOD), "--validator", "shellcheck"]) == 0
+    assert "0 passed, 0 failed, 1 skipped" in capsys.readouterr().out
+    assert cli.main(["check", str(GOOD), "--validator", "shellcheck", "--strict"]) == 1
+    assert "1 skipped (--strict)" in capsys.readouterr().err
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["check", str(BAD / "python-compile"), "--format", "json", "--kube-version", "1.30",
+                     "--validator", "python-compile"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert data["kube_version"] == "1.30"
+    assert {k: data["summary"][k] for k in ("passed", "failed", "skipped")} == {"passed": 0, "failed": 1, "skipped": 0}
+    [res] = [r for r in data["results"] if r["validator"] == "python-compile"]
+    assert res["artifact"] == "healthcheck.py" and res["status"] == "failed" and "SyntaxError" in res["message"]
+
+
+def test_cli_rejects_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", str(GOOD), "--format", "xml"]) == 2
+    assert cli.main(["check", str(GOOD / "nope")]) == 2
+    assert cli.main(["check", str(GOOD), "--kube-version", "latest"]) == 2
+
+
+def test_kube_version_comes_from_architecture_yaml(tmp_path: Path) -> None:
+    (tmp_path / "architecture.yaml").write_text("targets:\n  kubernetes_version: '1.29'\n")
+    assert check.run(tmp_path, validators=["parse"]).kube_version == "1.29"
+    assert check.run(GOOD, validators=["parse"]).kube_version == check.DEFAULT_KUBE_VERSION
+
+
+@pytest.mark.parametrize("text, missing", [
+    ("# T\n\nStatus: accepted\n\n## Context\nx\n## Decision\ny\n## Consequences\nz\n", []),
+    ("# T\n\n- Status: proposed\n\n## Context\nx\n## Decision\ny\n## Consequences\nz\n", []),
+    ("---\nstatus: accepted\n---\n# T\n## Context and Problem Statement\n## Decision Outcome\n### Consequences\n", []),
+    ("# T\n## Context\n```\n## Decision\n```\n", ["Status", "Decision", "Consequences"]),
+])
+def test_adr_sections(text: str, missing: list[str]) -> None:
+    from phasekit.check.validators.adr import missing_sections
+
+    assert missing_sections(text) == missing
