@@ -33,6 +33,7 @@ GENERATED = [
     "monitoring/grafana/provisioning/dashboards/phasekit.yml",
     "monitoring/secrets/.gitignore",
     "docker-compose.monitoring.yml",
+    "docs/runbooks/monitoring.md",
 ]
 
 # An architecture that takes every branch of the blueprint: each service kind, each datastore engine, names
@@ -250,6 +251,16 @@ def test_every_datastore_has_a_down_alert(case):
     for ds in arch["datastores"]:
         alerts = _alerts(folder, ds["name"])
         assert [a["labels"]["severity"] for a in alerts if a["alert"] == "DatastoreDown"] == ["critical"]
+
+
+def test_every_alert_has_its_runbook_section(case):
+    folder, _ = case
+    runbook = (folder / "docs/runbooks/monitoring.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## (\w+)$", runbook, flags=re.M))
+    for rule in _rules(folder):
+        if "alert" in rule:
+            assert rule["alert"] in sections, rule["alert"]
+            assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
 
 
 def test_every_slo_window_is_recorded_for_every_service(case):
