@@ -1,0 +1,196 @@
+"""phasekit benchmark: how capture, apply, update and check grow with the number of services.
+
+    python benchmarks/run.py [--sizes 1,10,50,200,1000] [--steps capture,apply,update,update-add,check]
+
+Each step runs `phasekit` in its own process (as a user would) and reports wall time, peak memory
+(max RSS of the process and the children it waited for) and files written. The "floor" renders the
+same blueprint files with Jinja2 alone, in-process: what any generator must spend. Prints a Markdown
+table, the growth ratio (time at the largest size / time at 10 services) and phasekit's overhead over
+the floor. A benchmark, not a test: nothing here fails on a slow machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jinja2
+import jinja2.sandbox
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "generator"))
+
+from phasekit import blueprints as catalogue  # noqa: E402
+from phasekit import model  # noqa: E402
+
+
+def synthetic_compose(n: int) -> dict:
+    """n services: http apps in a dependency chain, every fifth a worker, plus postgres and redis."""
+    services: dict[str, dict] = {
+        "postgres": {"image": "postgres:16", "volumes": ["pg:/var/lib/postgresql/data"]},
+        "redis": {"image": "redis:7.4"},
+    }
+    for i in range(n):
+        name = f"svc_{i:04d}"
+        svc: dict = {"image": f"registry.example.com/{name}:1.0.{i}", "environment": {"LOG_LEVEL": "info"},
+                     "depends_on": ["postgres" if i % 2 else "redis"]}
+        if i % 5 == 4:
+            svc["command"] = ["python", "-m", "worker"]
+        else:
+            svc["ports"] = [f"{8000 + i % 1000}"]
+            if i:
+                svc["depends_on"].append(f"svc_{i - 1:04d}")
+        services[name] = svc
+    return {"name": f"bench{n}", "services": services, "volumes": {"pg": {}}}
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int]:
+    """(seconds, peak RSS in MiB, exit code) of one command and the children it waited for."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if proc.stderr:
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"  ! {' '.join(argv[-4:])}: exit {code}: {err.strip()[-300:]}", file=sys.stderr)
+    return seconds, usage.ru_maxrss // 1024, code
+
+
+def count_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+
+YIELD = __import__("re").compile(r"{%\s*yield\s+(\w+)\s+from\s+(.+?)\s*%}")
+
+
+def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int]:
+    """Render every blueprint file with Jinja2 alone (same options as copier.yml), in memory."""
+    root = REPO / "blueprints"
+    env = jinja2.sandbox.SandboxedEnvironment(keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                                              loader=jinja2.FileSystemLoader(str(REPO)))
+    env.filters["to_json"] = lambda v, **k: json.dumps(v, **k)
+    env.filters["to_nice_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
+    env.filters["to_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
+    env.filters["regex_search"] = lambda v, p: __import__("re").search(p, v)
+    context = {"architecture": arch, "_copier_answers": {"architecture": arch}, "_copier_conf": {"answers_file": "a.yml"}}
+    cache: dict[str, jinja2.Template] = {}
+
+    def compiled(source: str) -> jinja2.Template:  # each template compiles once, as in copier
+        if source not in cache:
+            cache[source] = env.from_string(source)
+        return cache[source]
+
+    start = time.perf_counter()
+    files = 0
+    for name in names:
+        for path in sorted((root / name).rglob("*")):
+            if not path.is_file():
+                continue
+            rel = str(path.relative_to(root))
+            # copier's `{% yield item from items %}` in a file name writes one file per item
+            loop = YIELD.search(rel)
+            items = env.compile_expression(loop.group(2))(blueprint=name, **context) if loop else [None]
+            for item in items:
+                extra = {loop.group(1): item} if loop else {}
+                compiled(YIELD.sub("", rel).replace("{% endyield %}", "")).render(blueprint=name, **context, **extra)
+                if path.suffix == ".jinja":
+                    try:
+                        compiled(path.read_text()).render(blueprint=name, **context, **extra)
+                    except jinja2.TemplateError:
+                        continue  # filters only copier provides: the floor stays a lower bound
+                files += 1
+    return time.perf_counter() - start, files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,50,200,1000")
+    parser.add_argument("--steps", default="capture,apply,update,update-add,check")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    steps = args.steps.split(",")
+    phasekit = [sys.executable, "-m", "phasekit.cli"]
+    results: dict[int, dict[str, tuple[float, int, int]]] = {}
+    names = [b.name for b in catalogue.available() if b.phase]
+    with tempfile.TemporaryDirectory(prefix="phasekit-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = {**os.environ, "PHASEKIT_TEMPLATE_CACHE": str(tmp / "cache"), "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
+               "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b", "PYTHONPATH": str(REPO / "generator")}
+        subprocess.run([*phasekit, "blueprints"], env=env, check=True, capture_output=True)  # warm the template cache
+        for n in sizes:
+            work = tmp / f"n{n}"
+            work.mkdir()
+            (work / "docker-compose.yml").write_text(yaml.safe_dump(synthetic_compose(n)))
+            row: dict[str, tuple[float, int, int]] = {}
+            print(f"-- {n} services", file=sys.stderr)
+            # capture always runs: every later step reads the architecture it writes
+            t, mem, _ = run([*phasekit, "capture", "--from-compose", "docker-compose.yml", "--non-interactive"], work, env)
+            row["capture"] = (t, mem, 1)
+            arch = model.load(work / "architecture.yaml")
+            floor_seconds, floor_files = jinja_floor(arch, names)
+            row["floor"] = (floor_seconds, 0, floor_files)
+            if {"apply", "update", "update-add", "check"} & set(steps):
+                subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+                t, mem, _ = run([*phasekit, "apply", "--all"], work, env)
+                row["apply"] = (t, mem, count_files(work) - 2)
+                subprocess.run(["git", "add", "-A"], cwd=work, check=True, env=env)
+                subprocess.run(["git", "commit", "-qm", "apply"], cwd=work, check=True, env=env)
+            if "update" in steps:
+                t, mem, _ = run([*phasekit, "update"], work, env)
+                changed = subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True).stdout
+                row["update"] = (t, mem, len(changed.splitlines()))
+            if "update-add" in steps:
+                subprocess.run(["git", "checkout", "-q", "."], cwd=work, check=True)
+                arch["services"].append({"name": "added", "ports": [{"port": 9999}], "depends_on": ["postgres"]})
+                (work / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+                subprocess.run(["git", "commit", "-qam", "add a service"], cwd=work, check=True, env=env)
+                t, mem, _ = run([*phasekit, "update"], work, env)
+                changed = subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True).stdout
+                row["update-add"] = (t, mem, len(changed.splitlines()))
+            if "check" in steps:
+                t, mem, _ = run([*phasekit, "check", "."], work, env)
+                row["check"] = (t, mem, 0)
+            results[n] = row
+            shutil.rmtree(work, ignore_errors=True)
+    report(results, sizes, steps)
+    if args.json:
+        args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
+
+
+def report(results: dict, sizes: list[int], steps: list[str]) -> None:
+    columns = [s for s in ["capture", "apply", "update", "update-add", "check", "floor"] if s in steps or s == "floor"]
+    print("| services | " + " | ".join(f"{c} s" for c in columns) + " | apply peak MiB | files written |")
+    print("|---" * (len(columns) + 3) + "|")
+    for n in sizes:
+        row = results[n]
+        cells = [f"{row[c][0]:.2f}" if c in row else "-" for c in columns]
+        apply = row.get("apply", (0, 0, 0))
+        print(f"| {n} | " + " | ".join(cells) + f" | {apply[1]} | {apply[2]} |")
+    base = 10 if 10 in results else sizes[0]
+    top = sizes[-1]
+    print()
+    for c in columns:
+        if c in results[top] and c in results[base] and results[base][c][0] > 0:
+            growth = results[top][c][0] / results[base][c][0]
+            print(f"- {c}: time at {top} services / time at {base} = {growth:.1f}x (services grew {top / base:.0f}x)")
+    for n in sizes:
+        row = results[n]
+        if "apply" in row and row["floor"][0] > 0:
+            print(f"- {n} services: apply --all {row['apply'][0]:.2f} s vs Jinja2 floor {row['floor'][0]:.3f} s "
+                  f"= {row['apply'][0] / row['floor'][0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
