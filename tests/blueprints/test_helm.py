@@ -194,7 +194,10 @@ def test_environments_differ(rendered, example):
         if "dev" in values:
             dev = values["dev"][svc["id"]]
             assert dev["replicas"] <= 1 and dev["autoscaling"]["enabled"] is False
-        if "prod" in values and svc["replicas"] > 0:
+        if "prod" in values and svc["kind"] == "cron":
+            prod = values["prod"][svc["id"]]
+            assert prod["replicas"] <= 1 and prod["autoscaling"]["enabled"] is False  # one scheduler, jobs run once
+        elif "prod" in values and svc["replicas"] > 0:
             prod = values["prod"][svc["id"]]
             assert prod["autoscaling"]["enabled"] and prod["autoscaling"]["minReplicas"] >= 2
             if "staging" in values:
@@ -361,7 +364,9 @@ def check_against_architecture(arch: dict, docs: list[dict], env: str | None) ->
             assert hpas[sid]["spec"]["maxReplicas"] >= floor
         if env == "dev":
             assert sid not in hpas and dep["spec"]["replicas"] == min(svc["replicas"], 1)
-        if env == "prod" and svc["replicas"] > 0:
+        if svc["kind"] == "cron":
+            assert sid not in hpas and dep["spec"]["replicas"] == min(svc["replicas"], 1)
+        elif env == "prod" and svc["replicas"] > 0:
             assert floor >= 2
         if floor == 0:
             assert sid not in pdbs
