@@ -324,3 +324,16 @@ def test_update_keeps_edits_reports_conflicts_and_never_loses_a_file(edited_repo
     # git explains the state: every change is in the work tree, nothing was committed behind the user's back
     assert git(edited_repo, "log", "--oneline").count("\n") == 2
     assert "0004-manage" in git(edited_repo, "status", "--porcelain")
+
+
+def test_rendering_from_a_plain_copy_equals_rendering_through_git(tmp_path, template_source):
+    """apply renders from an extracted copy of the tagged template (no clone per blueprint); the output,
+    answers file included, must be byte-identical to what copier writes when it clones the tag itself."""
+    arch = model.load(ARCH_FILE)
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    render.render_to(fast, arch, "adr", template_source)
+    through_git = render.Source(template_source.src_path, template_source.vcs_ref)
+    through_git.plain = lambda: None  # type: ignore[method-assign]
+    render.render_to(slow, arch, "adr", through_git)
+    assert tree_of(fast) == tree_of(slow)
+    assert yaml.safe_load((fast / ".copier-answers.adr.yml").read_text())["_commit"] == template_source.vcs_ref

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import filecmp
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +36,54 @@ class Source:
         bundled = template_repo.ensure()
         return cls(bundled.src_path, vcs_ref or bundled.ref)
 
+    def plain(self) -> tuple[Path, str] | None:
+        """A plain copy of a local git template at vcs_ref, and the `_commit` copier would record.
+
+        copier clones a git template for every render (one clone, ~200 git calls and a delete per
+        blueprint); rendering a plain folder skips all that. The copy is extracted once per process and
+        reused; remote templates (or no ref) go the ordinary way through copier.
+        """
+        repo = Path(self.src_path).expanduser()
+        if not self.vcs_ref or not (repo / ".git").exists():
+            return None
+        key = (str(repo.resolve()), self.vcs_ref)
+        if key not in _PLAIN:
+            _PLAIN[key] = _extract(repo, self.vcs_ref)
+        return _PLAIN[key]
+
+
+_PLAIN: dict[tuple[str, str], tuple[Path, str]] = {}
+_PLAIN_ROOT: list[tempfile.TemporaryDirectory[str]] = []  # removed when the process ends
+
+
+def _extract(repo: Path, ref: str) -> tuple[Path, str]:
+    def git(*args: str) -> bytes:
+        result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+        if result.returncode != 0:
+            raise PhasekitError(f"template {repo} at {ref}: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout
+
+    commit = git("describe", "--tags", "--always", ref).decode().strip()  # what copier records
+    if not _PLAIN_ROOT:
+        _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
+    folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
+    folder.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(git("archive", "--format=tar", ref))) as archive:
+        archive.extractall(folder, filter="data")
+    return folder, commit
+
+
+def _record_origin(answers: Path, source: Source, commit: str) -> None:
+    """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
+    writes them when it renders from git (same dumper and options as its `to_nice_yaml` filter)."""
+    text = answers.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    header = "".join(line for line in lines[: next(i for i, ln in enumerate(lines) if not ln.startswith("#"))])
+    data = yaml.safe_load(text) or {}
+    data["_commit"] = commit
+    data["_src_path"] = source.src_path
+    answers.write_text(header + yaml.dump(data, indent=4, allow_unicode=True, default_flow_style=False), encoding="utf-8")
+
 
 @dataclass
 class ApplyResult:
@@ -56,14 +106,15 @@ def render_to(tmp: Path, arch: Architecture, blueprint: str, source: Source, ext
     """Render one blueprint into an empty folder, with no prompts and no --trust."""
     copier = _copier()
     data = {"blueprint": blueprint, "architecture": arch, **(extra or {})}
+    plain = source.plain()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DirtyLocalWarning and friends: we report our own way
         try:
             copier.run_copy(
-                source.src_path,
+                str(plain[0]) if plain else source.src_path,
                 tmp,
                 data=data,
-                vcs_ref=source.vcs_ref,
+                vcs_ref=None if plain else source.vcs_ref,
                 defaults=True,
                 overwrite=True,
                 unsafe=False,
@@ -72,6 +123,8 @@ def render_to(tmp: Path, arch: Architecture, blueprint: str, source: Source, ext
             )
         except (ValueError, copier.errors.CopierError) as exc:
             raise PhasekitError(f"blueprint {blueprint}: {_first_line(exc)}") from None
+    if plain:
+        _record_origin(tmp / answers_file(blueprint), source, plain[1])
 
 
 def apply(
