@@ -54,14 +54,24 @@ def mermaid_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def mermaid_parse():
-    """parse(text) -> (ok, message) with mermaid's own parser; skip when scripts/install-mermaid-check has not run."""
+def mermaid_parse(tmp_path_factory: pytest.TempPathFactory):
+    """parse(text or [texts]) -> (ok, message) with mermaid's own parser, one Node process per call (loading
+    mermaid takes seconds, so batch); skip when scripts/install-mermaid-check has not run."""
     script = mermaid_dir() / "mermaid-parse.mjs"
     if shutil.which("node") is None or not script.is_file():
         pytest.skip("the Mermaid parser is not installed (run scripts/install-mermaid-check)")
+    folder = tmp_path_factory.mktemp("mermaid")
+    counter = iter(range(1_000_000))
 
-    def _parse(text: str) -> tuple[bool, str]:
-        result = subprocess.run(["node", str(script)], input=text, capture_output=True, text=True, timeout=120, check=False)
-        return result.returncode == 0, (result.stdout + result.stderr).strip()
+    def _parse(texts: str | list[str]) -> tuple[bool, str]:
+        files = []
+        for text in [texts] if isinstance(texts, str) else texts:
+            path = folder / f"diagram-{next(counter)}.mmd"
+            path.write_text(text, encoding="utf-8")
+            files.append(str(path))
+        result = subprocess.run(["node", str(script), *files], capture_output=True, text=True, timeout=300, check=False)
+        lines = result.stdout.splitlines()
+        ok = result.returncode == 0 and len(lines) == len(files) and all(line.startswith("OK ") for line in lines)
+        return ok, (result.stdout + result.stderr).strip()
 
     return _parse
