@@ -300,6 +300,9 @@ def test_promtool_tests_cover_every_service_at_and_before_for(case):
             assert at - 1 in firing and long_ not in firing[at - 1], (name, long_)
             starts.add(at - for_of[("ErrorBudgetBurn", name, long_)])
         assert len(starts) == 1 and starts <= {0, 1}, (name, starts)  # every window counted from one start
+        if svc["kind"] == "http":  # the symptoms of an instrumented service are tested too
+            tested = {c["alertname"] for c in checks}
+            assert {"HighErrorRatio", "HighLatencyP95", "HighLatencyP99"} <= tested, (name, tested)
     for ds in arch["datastores"]:
         assert any(t["name"].startswith(f"{ds['name']}: DatastoreDown") for t in suite["tests"])
 
