@@ -1,0 +1,80 @@
+"""Guarantees that hold for every blueprint at once: no trust needed, no secrets written, deterministic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phasekit import blueprints, model, render
+
+from conftest import EXAMPLES, REPO
+
+# Literal secret values the bundled compose files carry (the gap being closed); none may be written.
+SECRET_VALUES = ["changeme", "s3cr3t-token", "wiki-db-pass", "root-pass", "mw-secret-7d1e0c", "ghp_exampletokenvalue", "hunter2"]
+LEAKED_TEMP = re.compile(r"/tmp/(pytest-|phasekit-|copier\.|tmp[a-z0-9_]{6,})")
+SYSTEM_BLUEPRINTS = [b.name for b in blueprints.available() if b.phase]
+
+
+def test_root_template_needs_no_trust():
+    config = yaml.safe_load((REPO / "copier.yml").read_text())
+    assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(config)
+    for folder in (REPO / "blueprints").iterdir():
+        assert not (folder / "copier.yml").exists() and not (folder / "copier.yaml").exists(), folder
+
+
+def test_dependency_floors_carry_the_sandbox_fixes():
+    text = (REPO / "pyproject.toml").read_text()
+    assert '"copier>=9.17.2' in text and '"Jinja2>=3.1.6"' in text
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.parent.name)
+def everything(request, tmp_path_factory, template_source):
+    """Every system blueprint applied for one example (rendered with unsafe=False, as render.apply always does)."""
+    dest = tmp_path_factory.mktemp(request.param.parent.name)
+    arch = model.load(request.param)
+    render.apply(arch, dest, SYSTEM_BLUEPRINTS, template_source)
+    return arch, dest
+
+
+def test_no_secret_value_in_any_generated_or_answers_file(everything):
+    _, dest = everything
+    leaks = []
+    for path in sorted(p for p in dest.rglob("*") if p.is_file()):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        leaks += [f"{path.relative_to(dest)}: {value}" for value in SECRET_VALUES if value in text]
+    assert leaks == []
+
+
+def test_secrets_are_referenced_by_name(everything):
+    """Every secret name in the architecture is known to the answers files, never with a value next to it."""
+    arch, dest = everything
+    names = sorted({s for svc in arch["services"] for s in svc["secrets"]})
+    answers = (dest / ".copier-answers.helm.yml").read_text() if (dest / ".copier-answers.helm.yml").exists() else ""
+    for name in names:
+        assert re.search(rf"^\s*-\s+{re.escape(name)}\s*$", answers, re.M) or not answers
+
+
+def test_apply_is_deterministic_and_idempotent(everything, tmp_path, template_source):
+    arch, dest = everything
+    again = tmp_path / "again"
+    render.apply(arch, again, SYSTEM_BLUEPRINTS, template_source)
+    first = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert first == second
+    result = render.apply(arch, dest, SYSTEM_BLUEPRINTS, template_source)
+    assert result.written == [] and len(result.unchanged) == len(first)
+
+
+def test_no_timestamps_or_absolute_paths_in_output(everything):
+    _, dest = everything
+    offenders = []
+    for path in sorted(p for p in dest.rglob("*") if p.is_file()):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        # a path of the machine that rendered it (answers files record the template cache: tests keep it in tmp)
+        temp_path = LEAKED_TEMP.search(text) and not path.name.startswith(".copier-answers.")
+        if str(dest) in text or temp_path or re.search(r"20\d\d-\d\d-\d\dT\d\d:\d\d", text):
+            offenders.append(str(path.relative_to(dest)))
+    assert offenders == []
