@@ -246,3 +246,24 @@ def test_kubernetes_provider_one_environment_and_every_language(tmp_path: Path) 
     config = yaml.safe_load((out / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
     dirs = {u["package-ecosystem"]: u["directories"] for u in config["updates"]}
     assert dirs == {"github-actions": ["/"], "npm": ["/web"], "composer": ["/"], "gomod": ["/cmd/jobs"], "docker": ["/", "/cmd/jobs", "/web"]}
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_checkov_and_trivy_pass_on_health_and_ci_output(rendered, example: str) -> None:
+    """The security workflow's own scanners, run here on what the health and ci blueprints write:
+    no failed check (the one suppression, CKV_DOCKER_3 on the snippet file, carries its reason in the file)."""
+    import json
+
+    out = rendered(example, "health", "ci")
+    result = run_tool(["checkov", "-d", str(out), "--skip-download", "--quiet", "--compact", "-o", "json",
+                       "--framework", "github_actions", "dockerfile"])
+    reports = json.loads(result.stdout or "[]")
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    assert not failed, [(c["check_id"], c["file_path"]) for c in failed]
+    assert sum(r["summary"]["passed"] for r in reports) > 0
+    skipped = [c for r in reports for c in r.get("results", {}).get("skipped_checks", [])]
+    assert {c["check_id"] for c in skipped} <= {"CKV_DOCKER_3"}
+    trivy = run_tool(["trivy", "config", "--quiet", "--exit-code", "1", "--severity", "HIGH,CRITICAL",
+                      "--skip-dirs", "health/snippets", "."], cwd=out)
+    assert trivy.returncode == 0, trivy.stdout + trivy.stderr
