@@ -248,6 +248,7 @@ def test_kubernetes_provider_one_environment_and_every_language(tmp_path: Path) 
     assert dirs == {"github-actions": ["/"], "npm": ["/web"], "composer": ["/"], "gomod": ["/cmd/jobs"], "docker": ["/", "/cmd/jobs", "/web"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)
 def test_checkov_and_trivy_pass_on_health_and_ci_output(rendered, example: str) -> None:
     """The security workflow's own scanners, run here on what the health and ci blueprints write:

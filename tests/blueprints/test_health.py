@@ -450,7 +450,7 @@ def test_endpoint_snippets_for_the_languages_present(rendered, example: str, tmp
         module = tmp_path / "gomod"
         shutil.copytree(snippets / "go", module)
         (module / "go.mod").write_text("module example.com/health\n\ngo 1.22\n", encoding="utf-8")
-        env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off"}
+        env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
         vet = subprocess.run(["go", "vet", "./..."], cwd=module, env=env, capture_output=True, text=True, timeout=300)
         assert vet.returncode == 0, vet.stderr
     if (snippets / "node" / "health.js").is_file():
