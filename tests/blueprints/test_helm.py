@@ -165,6 +165,7 @@ def test_schema_rejects_wrong_types_unknown_keys_and_latest(rendered, example):
         f"services.{first}.replica=2": "replica",
         "image.tag=latest": "tag",
         "securityContext.runAsUser=0": "runAsUser",
+        "services.no-such-service.replicas=1": "no-such-service",  # a typo'd service id in an env file
     }
     for setting, field in bad.items():
         proc = run_tool(["helm", "lint", "--strict", str(chart), "--set", setting])
@@ -324,6 +325,8 @@ def check_against_architecture(arch: dict, docs: list[dict], env: str | None) ->
     for doc in docs:
         kinds_by_source.setdefault(doc["__source"], set()).add(doc["kind"])
     assert all(len(kinds) == 1 for kinds in kinds_by_source.values()), kinds_by_source
+    names = [(doc["kind"], doc["metadata"]["name"]) for doc in docs]
+    assert len(names) == len(set(names)) and all(len(name) <= 63 for _, name in names), names
     for doc in docs:
         assert doc["metadata"]["namespace"] == project
         assert doc["metadata"]["labels"][PART_OF] == project
@@ -415,6 +418,8 @@ EDGE_ARCH = {
          "secrets": ["PEER_KEY"], "env": ["CLUSTER_NAME", "PEER_KEY"]},
         {"name": "nightly.job", "kind": "cron", "replicas": 1},
         {"name": "idle", "kind": "worker", "replicas": 0},
+        {"name": "ingest_worker_for_the_nightly_partner_feed_reconciliation_a", "kind": "worker"},
+        {"name": "ingest_worker_for_the_nightly_partner_feed_reconciliation_b", "kind": "worker"},
         {"name": "edge_tcp", "kind": "tcp", "zone": "public", "ports": [{"port": 9000}]},
         {"name": "web", "kind": "http", "zone": "public", "replicas": 4, "ports": [{"port": 8080}, {"port": 9090, "name": "metrics"}],
          "health": {"liveness": {"type": "http", "path": "/live", "port": 8080, "period_seconds": 5, "failure_threshold": 2},
