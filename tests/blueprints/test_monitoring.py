@@ -8,13 +8,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import REPO, load_yaml_docs, render_arch, run_tool
-from phasekit import model
+from phasekit import model, render
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
 PROM = Path("monitoring/prometheus")
@@ -469,3 +470,25 @@ def test_names_only_reach_artifacts_through_serialisers(small):
     result = run_tool(["promtool", "test", "rules", "tests/alerts_test.yml"], cwd=small / PROM)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(load_yaml_docs(small / "docker-compose.monitoring.yml")) == 1
+
+
+def test_update_follows_the_architecture_and_keeps_user_edits(tmp_path):
+    """`phasekit update` after an SLO change: new thresholds, tests still pass, the team's own edit survives."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    dest = render_arch(model.validate(copy.deepcopy(SMALL), "test"), tmp_path / "repo", "monitoring")
+    am = dest / "monitoring/alertmanager/alertmanager.yml"
+    am.write_text(am.read_text(encoding="utf-8") + "# our on-call rota lives in the wiki\n", encoding="utf-8")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"}
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "monitoring"]):
+        subprocess.run(["git", *argv], cwd=dest, env=env, check=True, capture_output=True)
+    changed = copy.deepcopy(SMALL)
+    changed["services"][0]["slo"] = {"availability": 99.0, "latency_ms": 250}
+    render.update(model.validate(changed, "test"), dest, render.Source.resolve(None, None))
+    name = SMALL["services"][0]["name"]
+    fast = next(a for a in _alerts(dest, name) if a["alert"] == "ErrorBudgetBurn" and a["labels"]["long"] == "1h")
+    assert fast["expr"].endswith("> 0.144")  # 14.4 x (1 - 0.99)
+    assert am.read_text(encoding="utf-8").endswith("# our on-call rota lives in the wiki\n")
+    result = run_tool(["promtool", "test", "rules", "tests/alerts_test.yml"], cwd=dest / PROM)
+    assert result.returncode == 0, result.stdout + result.stderr
