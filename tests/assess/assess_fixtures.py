@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from phasekit import assess, blueprints, model, render
 
 REPO = Path(__file__).resolve().parents[2]

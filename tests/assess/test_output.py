@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from assess_fixtures import mermaid_parse  # noqa: F401 - fixture
 from phasekit import assess, model
 from phasekit.cli import main
-
-from assess_fixtures import mermaid_parse  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DIRS = sorted(p.parent for p in REPO.glob("examples/*/architecture.yaml"))
@@ -133,7 +131,7 @@ def _hostile(arch: dict) -> dict:
     return model.validate(arch, "test")
 
 
-def test_hostile_text_cannot_break_the_outputs(tmp_path: Path, capsys, mermaid_parse) -> None:
+def test_hostile_text_cannot_break_the_outputs(tmp_path: Path, capsys, mermaid_parse) -> None:  # noqa: F811 - pytest fixture
     arch = _hostile(model.load(FILETRANSFER))
     arch_file = tmp_path / "architecture.yaml"
     arch_file.write_text(model.dump(arch))
@@ -152,7 +150,7 @@ def test_hostile_text_cannot_break_the_outputs(tmp_path: Path, capsys, mermaid_p
     json.loads(run(["assess", "--arch", str(arch_file), "--format", "json"], capsys)[1])
 
 
-def test_every_diagram_parses_with_mermaid(tmp_path: Path, mermaid_parse) -> None:
+def test_every_diagram_parses_with_mermaid(tmp_path: Path, mermaid_parse) -> None:  # noqa: F811 - pytest fixture
     """mermaid's own parser (scripts/install-mermaid-check) on both diagrams of every example's Markdown report."""
     blocks = []
     for example_dir in EXAMPLE_DIRS:

@@ -67,7 +67,7 @@ def current(arch: dict[str, Any]) -> str:
         if store["static_ips"]:
             risky.add(store["name"])
     networks = {n["name"]: n for n in arch["networks"]}
-    members = {name: [] for name in networks}  # network -> nodes living only on it
+    members: dict[str, list[str]] = {name: [] for name in networks}  # network -> nodes living only on it
     loose: dict[str, list[str]] = {}  # zone -> nodes on no network or on several
     for name, (kind, zone, _) in nodes.items():
         item_nets = [n for n in _item(arch, name)["networks"] if n in networks]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -210,7 +211,7 @@ def _flatten_lists(docs: list[Any]) -> list[Any]:
     return out
 
 
-def walk(value: Any):
+def walk(value: Any) -> Iterator[tuple[Any, Any]]:
     """Every (key, value) pair in a nested structure of dicts and lists."""
     if isinstance(value, dict):
         for key, item in value.items():

@@ -29,11 +29,13 @@ class Context:
 
     @property
     def services(self) -> list[dict[str, Any]]:
-        return self.arch["services"]
+        services: list[dict[str, Any]] = self.arch["services"]
+        return services
 
     @property
     def datastores(self) -> list[dict[str, Any]]:
-        return self.arch["datastores"]
+        stores: list[dict[str, Any]] = self.arch["datastores"]
+        return stores
 
     def facts(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.arch["facts"] if f["kind"] == kind]
@@ -215,7 +217,7 @@ def scaling(ctx: Context) -> Capability:
                   "discovery (a Kubernetes Service) balances over however many replicas run.",
               blueprint="helm"),
         Check("scaling.autoscaling", "Replica counts follow load (an autoscaler), not a fixed number", bool(hpa),
-              _files("autoscaler", hpa) or [f"fixed replica counts: " + ", ".join(f"{s['name']}={s['replicas']}" for s in fixed)],
+              _files("autoscaler", hpa) or ["fixed replica counts: " + ", ".join(f"{s['name']}={s['replicas']}" for s in fixed)],
               problem="Replica counts are fixed (" + ", ".join(f"{s['name']}={s['replicas']}" for s in fixed) + ").",
               why="A fixed count is either too small at peak or paid for when idle.",
               blueprint="helm"),
@@ -339,7 +341,7 @@ def observability(ctx: Context) -> Capability:
 def automation(ctx: Context) -> Capability:
     ci, cd = [], []
     for rel, wf in ctx.workflows.items():
-        triggers = wf.get("on", wf.get(True))  # PyYAML reads a bare `on:` key as True
+        triggers = wf["on"] if "on" in wf else wf.get(True)  # type: ignore[call-overload]  # PyYAML reads `on:` as True
         names = set(triggers) if isinstance(triggers, dict) else set(triggers) if isinstance(triggers, list) else {triggers}
         if names & {"push", "pull_request", "merge_group"} and wf["jobs"]:
             ci.append(rel)

@@ -40,10 +40,10 @@ def command(arch_path: Path, repo: Path | None, fmt: str, output: Path | None, f
                 (svg_dir / name).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise PhasekitError(f"--svg-dir {svg_dir}: {exc.strerror or exc}") from None
-        base = output.parent if output is not None else Path(".")
+        base = str(output.parent) if output is not None else "."
         for name in assessment.render_svgs(report):
             key = "readiness" if name == "readiness.svg" else name.removeprefix("readiness-").removesuffix(".svg")
-            links[key] = Path(os.path.relpath(svg_dir / name, base or Path("."))).as_posix()
+            links[key] = Path(os.path.relpath(str(svg_dir / name), base)).as_posix()
     text = assessment.render_json(report) if fmt == "json" else assessment.render_markdown(report, links)
     if output is None:
         click.echo(text, nl=False)
