@@ -308,7 +308,9 @@ def test_node_service_parses_and_its_tests_pass(repo: Path, name: str) -> None:
     result = run_tool(["node", "--test"], cwd=folder, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.search(r"^# pass (\d+)$", result.stdout, re.M)
-    assert passed and int(passed.group(1)) >= 5, result.stdout
+    worker = BY_NAME[name][2] == "worker"
+    assert passed and int(passed.group(1)) >= (6 if worker else 5), result.stdout
+    assert re.search(r"^# fail 0$", result.stdout, re.M)
 
 
 @pytest.mark.parametrize("name", ["catalog-api", "indexer"])
@@ -321,8 +323,11 @@ def test_go_service_vets_and_its_tests_pass(repo: Path, name: str, tmp_path: Pat
         **os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local",
         "GOCACHE": str(tmp_path / "gocache"), "GOPATH": str(tmp_path / "gopath"),
     }
-    for argv in (["go", "vet", "./..."], ["go", "test", "-count=1", "./..."]):
+    for argv in (["go", "vet", "./..."], ["go", "test", "-v", "-count=1", "./..."]):
         result = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
+    passed = set(re.findall(r"^--- PASS: (\w+)", result.stdout, re.M))
+    assert {"TestLive", "TestReadyWhenDependencyListens", "TestMetricsArePrometheusText"} <= passed, result.stdout
+    assert ("TestWorkLoopCountsJobsAndStops" in passed) is (BY_NAME[name][2] == "worker")
     gofmt = subprocess.run(["gofmt", "-l", "."], cwd=folder, capture_output=True, text=True)
     assert gofmt.stdout == "", f"not gofmt-formatted: {gofmt.stdout}"

@@ -72,3 +72,13 @@ test('addresses and variable names', () => {
   assert.equal(address('db:notaport'), null);
   assert.equal(envVar('object-store.eu'), 'OBJECT_STORE_EU_URL');
 });
+
+test('a worker loop counts its jobs and stops', { skip: !createService({}).work && 'not a worker' }, async () => {
+  const service = createService({ WORK_INTERVAL_SECONDS: '0.01' });
+  await service.work();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  service.stop();
+  assert.ok(service.metrics.jobsProcessed >= 2, `processed ${service.metrics.jobsProcessed}`);
+  assert.ok(service.live()[0]);
+  assert.match(service.metrics.render(), /^jobs_processed_total \d+$/m);
+});
