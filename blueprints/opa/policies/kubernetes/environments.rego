@@ -6,7 +6,9 @@
 #   are data too (data.phasekit.environment_rules, generated from the architecture's environments):
 #   min_replicas for Deployments and StatefulSets, and for the minReplicas of their
 #   HorizontalPodAutoscalers. A Deployment without spec.replicas counts its HPA's minReplicas, or
-#   1 when no HPA targets it. Nothing is checked when no environment is named.
+#   1 when no HPA targets it. Services of kind cron (matched by app.kubernetes.io/name) are
+#   exempt: a second copy of a scheduled job runs it twice rather than making it more available.
+#   Nothing is checked when no environment is named.
 # custom:
 #   severity: medium
 package phasekit.kubernetes.environments
@@ -46,9 +48,15 @@ deny contains msg if {
 	msg := sprintf("environment %q is not one of the architecture's environments (%s)", [environment, known])
 }
 
+_scheduled(doc) if {
+	service := k8s.pod_labels(doc)["app.kubernetes.io/name"]
+	data.phasekit.services[service].kind == "cron"
+}
+
 deny contains msg if {
 	some doc in k8s.documents
 	doc.kind in scaled_kinds
+	not _scheduled(doc)
 	replicas(doc) < rules.min_replicas
 	msg := sprintf("%s: %d replica(s) in %s, which needs at least %d", [k8s.display(doc), replicas(doc), environment, rules.min_replicas])
 }

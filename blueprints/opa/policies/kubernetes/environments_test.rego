@@ -50,3 +50,12 @@ test_unknown_environment_is_denied if {
 	envs.deny == {`environment "qa" is not one of the architecture's environments (dev, prod, staging)`} with input as deployment(2)
 		with data.phasekit.environment as "qa" with data.phasekit.environment_rules as env_rules
 }
+
+test_scheduled_job_kept_single_in_prod_passes if {
+	labels := {"app.kubernetes.io/name": "backup"}
+	single := {"kind": "Deployment", "metadata": {"name": "backup"}, "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}}}}
+	count(envs.deny) == 0 with input as single with data.phasekit.environment as "prod"
+		with data.phasekit.environment_rules as env_rules with data.phasekit.services as {"backup": {"kind": "cron"}}
+	count(envs.deny) == 1 with input as single with data.phasekit.environment as "prod"
+		with data.phasekit.environment_rules as env_rules with data.phasekit.services as {"backup": {"kind": "http"}}
+}

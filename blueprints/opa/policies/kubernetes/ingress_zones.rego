@@ -20,25 +20,20 @@ zones[id] := item.zone if some id, item in data.phasekit.datastores
 
 _label := "app.kubernetes.io/name"
 
-# The architecture ids a Service name stands for.
+# The architecture ids a Service name stands for: from the labels of the Service of that name among
+# the manifests when it has them, else from the name.
 ids_of(name) := ids if {
-	_service_named(name)
-	ids := {id |
-		some doc in k8s.documents
-		doc.kind == "Service"
-		doc.metadata.name == name
-		some id in {object.get(doc, ["metadata", "labels", _label], ""), object.get(doc, ["spec", "selector", _label], "")}
-		zones[id]
-	}
+	ids := _ids_by_labels(name)
+	count(ids) > 0
 }
 
 ids_of(name) := {name} if {
-	not _service_named(name)
+	count(_ids_by_labels(name)) == 0
 	zones[name]
 }
 
 ids_of(name) := {id} if {
-	not _service_named(name)
+	count(_ids_by_labels(name)) == 0
 	not zones[name]
 	suffixes := {id | some id, _ in zones; endswith(name, concat("", ["-", id]))}
 	longest := max({count(id) | some id in suffixes})
@@ -46,10 +41,12 @@ ids_of(name) := {id} if {
 	count(id) == longest
 }
 
-_service_named(name) if {
+_ids_by_labels(name) := {id |
 	some doc in k8s.documents
 	doc.kind == "Service"
 	doc.metadata.name == name
+	some id in {object.get(doc, ["metadata", "labels", _label], ""), object.get(doc, ["spec", "selector", _label], "")}
+	zones[id]
 }
 
 # The Service names an Ingress routes to (default backend and every path).

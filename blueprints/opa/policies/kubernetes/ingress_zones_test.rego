@@ -66,3 +66,9 @@ test_unknown_backend_passes if {
 	count(zones.deny) == 0 with input as ingress("somebody-else") with data.phasekit.services as services
 		with data.phasekit.datastores as datastores
 }
+
+test_unlabelled_load_balancer_is_matched_by_name if {
+	unlabelled := {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "demo-db"}, "spec": {"type": "NodePort"}}
+	zones.deny == {`Service/demo-db: type NodePort exposes "db" of the private zone`} with input as unlabelled
+		with data.phasekit.services as services with data.phasekit.datastores as datastores
+}

@@ -39,3 +39,11 @@ test_exec_and_tcp_probes_count if {
 	tcp := {"tcpSocket": {"port": 9000}}
 	count(probes.deny) == 0 with input as deployment({"name": "w", "livenessProbe": exec, "readinessProbe": tcp})
 }
+
+test_probe_the_architecture_declares_none_is_exempt if {
+	labelled := object.union(deployment({"name": "backup"}), {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "backup"}}}}})
+	services := {"backup": {"probes": {"liveness": "none", "readiness": "none", "startup": "none"}}}
+	count(probes.deny) == 0 with input as labelled with data.phasekit.services as services
+	other := {"backup": {"probes": {"liveness": "none", "readiness": "exec", "startup": "none"}}}
+	probes.deny == {`Deployment/web: container "backup" has no readinessProbe`} with input as labelled with data.phasekit.services as other
+}

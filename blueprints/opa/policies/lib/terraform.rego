@@ -19,13 +19,27 @@ _combined if {
 	}
 }
 
-# files: [{path, contents}] for every HCL document under test ("" as the path of a lone file).
+terraform_suffixes := [".tf", ".tf.json", ".tfvars", ".tfvars.json", ".hcl"]
+
+_terraform_path(path) if {
+	some suffix in terraform_suffixes
+	endswith(path, suffix)
+}
+
+# files: [{path, contents}] for every Terraform document under test ("" as the path of a lone file).
+# Other files of a combined input (Kubernetes YAML checked in the same conftest run) are left out.
+default files := []
+
 files := [{"path": item.path, "contents": item.contents} |
 	some item in input
+	_terraform_path(item.path)
 	is_object(item.contents)
 ] if _combined
 
-files := [{"path": "", "contents": input}] if is_object(input)
+files := [{"path": "", "contents": input}] if {
+	is_object(input)
+	not input.kind
+}
 
 # combined: the input is a whole configuration, so rules about modules can be judged.
 combined if _combined

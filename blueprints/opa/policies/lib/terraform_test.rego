@@ -14,9 +14,18 @@ test_combined_form_keeps_paths if {
 	tf.combined with input as files
 }
 
-test_unparsed_contents_are_skipped if {
-	files := [{"path": "README.md", "contents": "text"}, {"path": "main.tf", "contents": {}}]
-	tf.files == [{"path": "main.tf", "contents": {}}] with input as files
+test_other_files_are_skipped if {
+	files := [
+		{"path": "README.md", "contents": "text"},
+		{"path": "k8s/policy.yaml", "contents": {"kind": "NetworkPolicy"}},
+		{"path": "main.tf", "contents": {}},
+		{"path": "prod.tfvars", "contents": {"replicas": 2}},
+	]
+	tf.files == [{"path": "main.tf", "contents": {}}, {"path": "prod.tfvars", "contents": {"replicas": 2}}] with input as files
+}
+
+test_a_kubernetes_manifest_is_not_terraform if {
+	count(tf.files) == 0 with input as {"apiVersion": "v1", "kind": "ConfigMap", "data": {"host": "10.0.0.1"}}
 }
 
 test_directory_of_a_path if {
