@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +38,7 @@ _Loader.yaml_implicit_resolvers = {
 }
 yaml.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
-    __import__("re").compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
     Loader=_Loader,
 )
