@@ -44,7 +44,11 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
     out += ["| Capability | Score | Checks passed | Status |", "|---|---:|---:|---|"]
     for cap in report.capabilities:
         out.append(f"| [{md(cap.title)}](#{_anchor(cap)}) | {cap.percent}% | {sum(c.passed for c in cap.checks)}/{len(cap.checks)} | {_status(cap)} |")
-    out += ["", f"{len(report.gaps)} gaps are open; the roadmap below closes them phase by phase.", ""]
+    count = len(report.gaps)
+    if count:
+        out += ["", f"{count} gap{' is' if count == 1 else 's are'} open; the roadmap below closes them phase by phase.", ""]
+    else:
+        out += ["", "No gap is open.", ""]
     for note in report.notes:
         out += [f"> Note: {md(note)}", ""]
     out += ["## Current architecture", "",

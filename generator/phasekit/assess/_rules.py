@@ -202,7 +202,7 @@ def scaling(ctx: Context) -> Capability:
                        + " (the static addresses stay in the compose file until it is retired)")
     hpa = repo.k8s_kind("HorizontalPodAutoscaler") + repo.k8s_text(r"ScaledObject")
     fixed = [s for s in ctx.services if s["kind"] not in ("cron",)]
-    local = [s for s in ctx.services if s["writable_paths"] and not s["stateful"]]
+    local = [s for s in ctx.services if _kept_paths(s) and not s["stateful"] and s["kind"] != "cron"]
     no_res = ctx.facts("no-resources")
     res_ev = ctx.fact_lines("no-resources")
     resources_in_chart = repo.k8s_text(r"\brequests\s*:")
@@ -227,13 +227,21 @@ def scaling(ctx: Context) -> Capability:
               why="An autoscaler scales on utilisation of the request, and the scheduler places pods by it.",
               blueprint="helm"),
         Check("scaling.local-state", "Replicas share no local disk", not local,
-              [f"{s['name']} writes {', '.join(s['writable_paths'])}" for s in local] or ["no service writes local paths"],
+              [f"{s['name']} writes {', '.join(_kept_paths(s))}" for s in local] or ["no service keeps data on a local path"],
               problem=f"Data kept on a local path by {_names(local)}; each replica would see only its own files.",
               why="Work written by one replica is invisible to the others and lost with its pod.",
               blueprint=None, phase=2,
               action="Move the data to a shared store (object storage or a database) or keep the files only for "
                      "the duration of a request; then drop the path from writable_paths or mark the service stateful."),
     ])
+
+
+# Scratch space by convention (FHS): files there are not expected to outlive the process, so replicas need not share them.
+SCRATCH = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache")
+
+
+def _kept_paths(svc: dict[str, Any]) -> list[str]:
+    return [p for p in svc["writable_paths"] if not any(p == s or p.startswith(s + "/") for s in SCRATCH)]
 
 
 # ============================================================================ 4. fault tolerance
@@ -476,7 +484,7 @@ def events(ctx: Context) -> Capability:
     dlq = repo.grep(r"dead[-_ ]?letter|(^|[^a-z])dlq([^a-z]|$)", CONFIG_SUFFIXES)
     # The events blueprint deploys a broker only for a system that has chosen one (or already runs one).
     needs = "" if ctx.arch["targets"]["broker"] != "none" or any(d["engine"] in BROKER_ENGINES for d in ctx.datastores) \
-        else "choose the broker: set targets.broker to kafka or nats in architecture.yaml"
+        else "Choose the broker (set targets.broker to kafka or nats in architecture.yaml)"
     names = {s["name"]: s for s in ctx.services}
     sync = [(s["name"], dep) for s in ctx.services if s["kind"] != "gateway" for dep in s["depends_on"] if dep in names]
     return Capability("events", "Event-driven communication", [

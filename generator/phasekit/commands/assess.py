@@ -54,6 +54,6 @@ def command(arch_path: Path, repo: Path | None, fmt: str, output: Path | None, f
         except OSError as exc:
             raise PhasekitError(f"-o {output}: {exc.strerror or exc}") from None
     click.echo(f"{report.project}: {report.percent}% ready, {report.met}/{len(report.capabilities)} capabilities met, "
-               f"{len(report.gaps)} gaps", err=True)
+               f"{len(report.gaps)} gap{'' if len(report.gaps) == 1 else 's'}", err=True)
     if fail_under is not None and report.percent < fail_under:
         raise PhasekitError(f"readiness {report.percent}% is below --fail-under {fail_under}")
