@@ -209,6 +209,8 @@ def run_validators(out: Path) -> None:
     assert schema.returncode == 0, schema.stdout + schema.stderr
     dependabot = run_tool(["check-jsonschema", "--builtin-schema", "vendor.dependabot", str(out / ".github" / "dependabot.yml")])
     assert dependabot.returncode == 0, dependabot.stdout + dependabot.stderr
+    yamllint = run_tool(["yamllint", "-d", "relaxed", "-f", "parsable", str(out / ".github")])
+    assert yamllint.returncode == 0 and "[error]" not in yamllint.stdout, yamllint.stdout
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)

@@ -379,6 +379,8 @@ def test_compose_override_merges_with_the_teams_compose_file(rendered, example: 
     override = rendered(example, "health") / "docker-compose.healthcheck.yml"
     schema = run_tool(["check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(override)])
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    lint = run_tool(["yamllint", "-d", "relaxed", "-f", "parsable", str(override)])
+    assert lint.returncode == 0 and "[error]" not in lint.stdout, lint.stdout
     base = base_dir / "docker-compose.yml"
     if not base.is_file():
         pytest.skip(f"examples/{example} has no docker-compose.yml to merge with")
@@ -483,3 +485,33 @@ def test_snippets_for_every_language_and_odd_names(tmp_path: Path) -> None:
     assert not (out / "health" / "snippets" / "flask_health.py").exists()
     result = run_tool(["hadolint", "--failure-threshold", "style", str(out / "health" / "snippets" / "Dockerfile.healthcheck")])
     assert result.returncode == 0, result.stdout
+
+
+def test_update_adds_a_new_service_and_keeps_team_edits(tmp_path: Path, template_source) -> None:
+    """`phasekit update` after a service is added: its config entry and compose check appear, and an edit the
+    team made to the override (a longer interval for one service) survives the 3-way merge."""
+    from phasekit import render
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    arch = _arch("filetransfer")
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(dest)]
+    subprocess.run([*git[:-2], "init", "-q", str(dest)], check=True)
+    render.apply(arch, dest, ["health"], template_source)
+    override = dest / "docker-compose.healthcheck.yml"
+    text = override.read_text(encoding="utf-8")
+    edited = text.replace('interval: "10s"', 'interval: "15s"', 1)
+    assert edited != text
+    override.write_text(edited, encoding="utf-8")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "apply health"], check=True)
+    arch["services"].append({**arch["services"][-1], "name": "audit_log", "id": "audit-log", "depends_on": ["db"]})
+    arch = model.validate(arch, "test")
+    render.update(arch, dest, template_source)
+    config = json.loads((dest / "health" / "services.json").read_text(encoding="utf-8"))
+    assert config["services"]["audit_log"]["probes"]["readiness"]["dependencies"] == [{"name": "db", "host": "db", "port": 5432}]
+    (doc,) = load_yaml_docs(override)
+    assert "audit_log" in doc["services"]
+    assert 'interval: "15s"' in override.read_text(encoding="utf-8")
