@@ -127,7 +127,6 @@ def _hostile(arch: dict) -> dict:
     arch["project"]["name"] = 'evil "<script>alert(1)</script>" | end ]]> & `x`'
     arch["services"][0]["framework"] = 'x"]-->y; click z call alert(1) %% {{'
     arch["facts"].append({"kind": "static-ip", "subject": arch["services"][0]["name"], "detail": "a | b <i>c</i> _d_ [e](f)"})
-    arch["targets"]["domain"] = "ex.com\"]\n  end"
     return model.validate(arch, "test")
 
 
