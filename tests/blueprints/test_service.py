@@ -331,3 +331,19 @@ def test_go_service_vets_and_its_tests_pass(repo: Path, name: str, tmp_path: Pat
     assert ("TestWorkLoopCountsJobsAndStops" in passed) is (BY_NAME[name][2] == "worker")
     gofmt = subprocess.run(["gofmt", "-l", "."], cwd=folder, capture_output=True, text=True)
     assert gofmt.stdout == "", f"not gofmt-formatted: {gofmt.stdout}"
+
+
+def test_dest_is_recorded_and_a_non_empty_dest_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arch_path = tmp_path / "architecture.yaml"
+    shutil.copy(REPO / "examples" / "insights" / "architecture.yaml", arch_path)
+    dest = tmp_path / "apps" / "billing"
+    assert phasekit(["new-service", "billing", "--language", "node", "--dest", str(dest), "--arch", str(arch_path)]) == 0
+    svc = model.services_by_name(model.load(arch_path))["billing"]
+    assert (svc["path"], svc["build"]["context"]) == ("apps/billing", "./apps/billing")
+    assert (dest / "src" / "server.js").is_file() and (dest / ".copier-answers.service.yml").is_file()
+    before = arch_path.read_bytes()
+    capsys.readouterr()
+    assert phasekit(["new-service", "invoices", "--dest", str(dest), "--arch", str(arch_path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not empty" in err
+    assert arch_path.read_bytes() == before
