@@ -532,3 +532,43 @@ def test_ci_job_passes_zizmor(tmp_path: Path) -> None:
     workflow = ci_workflow(tmp_path)
     result = run_tool(["zizmor", "--offline", "--no-progress", str(workflow)], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------- a model with corner cases
+
+CORNERS = {
+    "version": 1,
+    "project": {"name": "Corner Cases"},
+    "environments": ["qa", "production"],
+    "services": [
+        {"name": "edge.proxy", "kind": "gateway", "zone": "public", "ports": [{"port": 8443}], "depends_on": ["api_v2", "jobs"]},
+        {"name": "api_v2", "kind": "grpc", "ports": [{"port": 9090}], "depends_on": ["cloud_db", "cache"]},
+        {"name": "jobs", "kind": "worker", "depends_on": ["cache"]},
+        {"name": "nightly", "kind": "cron"},
+    ],
+    "datastores": [{"name": "cloud_db", "engine": "postgres", "managed": True}, {"name": "cache", "engine": "redis"}],
+}
+
+
+def test_corner_cases(tmp_path: Path) -> None:
+    """Custom environments, grpc/worker/cron kinds, a managed datastore, names with '.' and '_'."""
+    arch = model.validate(CORNERS, "corners")
+    out = render_arch(CORNERS, tmp_path / "out", "opa", "network-policy")
+    policies = out / "policies"
+    text = (policies / "data.json").read_text(encoding="utf-8")
+    assert text.endswith("}\n")
+    data = json.loads(text)["phasekit"]
+    assert data["environment_rules"] == {"qa": {"min_replicas": 1}, "production": {"min_replicas": 2}}
+    assert data["services"]["api-v2"]["depends_on"] == ["cache", "cloud-db"]
+    assert data["datastores"]["cache"]["callers"] == ["api-v2", "jobs"]
+    assert data["authz"]["services"]["api-v2"]["mime_types"] == ["application/grpc", "application/grpc+proto"]
+    assert data["authz"]["services"]["nightly"]["methods"] == []
+    assert run_opa(policies, tests=True)["tests"]
+    nps = [d for p in sorted((out / "k8s" / "network-policies").glob("*.yaml")) if p.name != "kustomization.yaml" for d in load_yaml_docs(p)]
+    for env in arch["environments"]:
+        docs = sample_manifests(arch, "prod" if env == "production" else env) + nps
+        in_env = f'{KUBERNETES_DENIES} with data.phasekit.environment as "{env}"'
+        assert denies(policies, docs, query=in_env) == [], env
+    refused = denies(policies, sample_manifests(arch, "qa") + nps, query=f'{KUBERNETES_DENIES} with data.phasekit.environment as "production"')
+    assert refused and all(m.startswith("environments: ") and "in production, which needs at least 2" in m for m in refused)
+    assert not any("nightly" in m for m in refused)  # the cron job is a CronJob, and exempt anyway

@@ -35,8 +35,8 @@ ids_of(name) := {name} if {
 ids_of(name) := {id} if {
 	count(_ids_by_labels(name)) == 0
 	not zones[name]
-	suffixes := {id | some id, _ in zones; endswith(name, concat("", ["-", id]))}
-	longest := max({count(id) | some id in suffixes})
+	suffixes := {candidate | some candidate, _ in zones; endswith(name, concat("", ["-", candidate]))}
+	longest := max({count(suffix) | some suffix in suffixes})
 	some id in suffixes
 	count(id) == longest
 }

@@ -23,9 +23,9 @@ policies contains policy if {
 	policy.kind == "NetworkPolicy"
 }
 
-_same_namespace(policy, doc) if k8s.namespace(policy) == ""
+_same_namespace(policy, _) if k8s.namespace(policy) == ""
 
-_same_namespace(policy, doc) if k8s.namespace(doc) == ""
+_same_namespace(_, doc) if k8s.namespace(doc) == ""
 
 _same_namespace(policy, doc) if k8s.namespace(policy) == k8s.namespace(doc)
 
