@@ -377,3 +377,32 @@ def test_adr_numbers_do_not_clash_with_the_adr_blueprint(tmp_path: Path) -> None
     numbers = [p.name[:4] for p in (tmp_path / "docs/architecture/decisions").glob("[0-9][0-9][0-9][0-9]-*.md")]
     assert len(numbers) == len(set(numbers)) and "0100" in numbers
     assert all(int(n) < 100 for n in numbers if n != "0100")
+
+
+def test_update_switches_the_broker(tmp_path: Path) -> None:
+    """Setting targets.broker and running `phasekit update` moves every artifact to the other broker."""
+    from phasekit.cli import main as phasekit
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    arch_path = repo / "architecture.yaml"
+    shutil.copy(REPO / "examples" / "insights" / "architecture.yaml", arch_path)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    assert phasekit(["apply", "--arch", str(arch_path), "--dest", str(repo), "--blueprint", "events"]) == 0
+    assert (repo / MESSAGING / "jetstream.yaml").is_file()
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "events on nats"], check=True)
+    arch = yaml.safe_load(arch_path.read_text())
+    arch["targets"]["broker"] = "kafka"
+    arch_path.write_text(model.dump(model.validate(arch)))
+    subprocess.run([*git, "commit", "-qam", "kafka"], check=True)
+    assert phasekit(["update", "--arch", str(arch_path), "--dest", str(repo)]) == 0
+    assert not (repo / MESSAGING / "jetstream.yaml").exists()
+    assert yaml.safe_load((repo / MESSAGING / "topology.yaml").read_text())["broker"] == "kafka"
+    assert yaml.safe_load((repo / MESSAGING / "broker-values.yaml").read_text())["kraft"]["enabled"] is True
+    assert (repo / ADR).read_text().startswith("# 100. Use Kafka as the message broker")
+    unit = run_tool(["promtool", "test", "rules", "events-rules.test.yml"], cwd=repo / MESSAGING / "alerts")
+    assert unit.returncode == 0, unit.stdout + unit.stderr
