@@ -95,7 +95,8 @@ def validate(data: Any, source: str = "architecture", node: yaml.Node | None = N
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "pattern" and isinstance(err.instance, str):
-        return f"{err.instance!r} is not a valid name (allowed: {err.validator_value})"
+        what = "a valid name" if err.absolute_path and err.absolute_path[-1] in ("name", "id") else "allowed here"
+        return f"{err.instance!r} is not {what} (expected the form {err.validator_value})"
     if err.validator == "additionalProperties":
         return err.message.replace("Additional properties are not allowed", "unknown field")
     return err.message
