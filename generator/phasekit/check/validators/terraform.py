@@ -8,6 +8,7 @@ mirror (or that needs none) is validated in full; otherwise a provider-free copy
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -197,13 +198,41 @@ class Hcl2Parse(Validator):
         loose = [p for p in inventory.files if p.suffix in {".tfvars", ".hcl"} and p.parent not in dirs]
         return [inventory.artifact(p) for p in dirs + loose]
 
-    def check(self, artifact: Artifact, ctx: Context) -> Result:
+    batch = True
+
+    @staticmethod
+    def files(artifact: Artifact, ctx: Context) -> list[str]:
         if artifact.path.is_dir():
-            files = sorted(p.name for p in artifact.path.iterdir() if p.suffix in {".tf", ".tfvars", ".hcl"})
-            cwd = artifact.path
+            found = sorted(p for p in artifact.path.iterdir() if p.suffix in {".tf", ".tfvars", ".hcl"})
         else:
-            files, cwd = [artifact.path.name], artifact.path.parent
-        proc = ctx.run(["hcl2tojson", "--ndjson", *files], cwd=cwd)  # JSON on stdout is discarded; errors on stderr
-        if proc.ok:
-            return self.result(artifact, Status.PASSED, f"parsed {len(files)} file(s)")
-        return self.result(artifact, Status.FAILED, proc.stderr.strip() or proc.output)
+            found = [artifact.path]
+        return [p.relative_to(ctx.root).as_posix() for p in found]
+
+    def check_batch(self, artifacts: list[Artifact], ctx: Context) -> list[Result]:
+        """One hcl2tojson call (python-hcl2's import is slow): -s skips what does not parse, and only
+        those files are parsed again, alone, for their error message."""
+        wanted = {a.label: self.files(a, ctx) for a in artifacts}
+        every = [f for files in wanted.values() for f in files]
+        proc = ctx.run(["hcl2tojson", "-s", "--ndjson", *every], cwd=ctx.root)
+        parsed = set()
+        for line in proc.stdout.splitlines():
+            try:
+                parsed.add(json.loads(line).get("__file__"))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+        results = []
+        for a in artifacts:
+            broken = [f for f in wanted[a.label] if f not in parsed]
+            if not broken:
+                results.append(self.result(a, Status.PASSED, f"parsed {len(wanted[a.label])} file(s)"))
+                continue
+            messages = []
+            for f in broken:
+                alone = ctx.run(["hcl2tojson", f], cwd=ctx.root)
+                lines = (alone.stderr.strip() or alone.output or "not parsed").splitlines()
+                messages.append("\n".join([f"{f}:"] + lines[1 if lines[:1] == [f] else 0 :]))
+            results.append(self.result(a, Status.FAILED, "\n".join(messages)))
+        return results
+
+    def check(self, artifact: Artifact, ctx: Context) -> Result:
+        return self.check_batch([artifact], ctx)[0]
