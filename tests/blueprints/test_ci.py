@@ -231,7 +231,7 @@ def test_kubernetes_provider_one_environment_and_every_language(tmp_path: Path) 
             {"name": "edge", "kind": "gateway", "language": "other", "image": "nginx:1.27", "ports": [{"port": 8080}]},
         ],
         "environments": ["live"],
-        "targets": {"terraform_provider": "kubernetes", "registry": "registry.example.com/team/"},
+        "targets": {"terraform_provider": "kubernetes", "registry": "registry.example.com/team"},
     }
     out = render_arch(arch, tmp_path / "out", "ci")
     check_hardening(out)
