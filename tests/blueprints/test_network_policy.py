@@ -236,3 +236,34 @@ def test_corner_cases_validate(corners) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     built = run_tool(["kubectl", "kustomize", str(folder / FOLDER)])
     assert built.returncode == 0, built.stderr
+
+
+def test_update_adds_a_new_edge_and_keeps_the_teams_edits(tmp_path: Path) -> None:
+    """`phasekit update` (copier's 3-way merge): a new depends_on opens its edge, the team's own policy stays."""
+    import subprocess
+    import sys
+
+    def run(*argv: str) -> None:
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def git(*argv: str) -> None:
+        run("git", "-c", "user.email=t@example.com", "-c", "user.name=t", *argv)
+
+    phasekit = [sys.executable, "-c", "import sys; from phasekit.cli import main; sys.exit(main())"]
+    arch = model.load(REPO / "examples" / "insights" / "architecture.yaml")
+    (tmp_path / "architecture.yaml").write_text(model.dump(arch), encoding="utf-8")
+    run(*phasekit, "apply", "--arch", "architecture.yaml", "--dest", ".", "--blueprint", "network-policy")
+    own = tmp_path / FOLDER / "allow-monitoring.yaml"
+    own.write_text("# the team's own policy\n", encoding="utf-8")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "network policies")
+    next(s for s in arch["services"] if s["name"] == "ui")["depends_on"].append("redis")
+    (tmp_path / "architecture.yaml").write_text(model.dump(arch), encoding="utf-8")
+    git("commit", "-qam", "ui reads redis")
+    run(*phasekit, "update", "--arch", "architecture.yaml", "--dest", ".")
+    edges = policy_edges(all_docs(tmp_path), arch["project"]["id"])
+    assert ("egress", "ui", "redis", 6379, "TCP") in edges and ("ingress", "ui", "redis", 6379, "TCP") in edges
+    assert edges == expected_edges(model.validate(arch, "test"))
+    assert own.read_text(encoding="utf-8") == "# the team's own policy\n"
