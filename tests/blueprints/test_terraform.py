@@ -1,0 +1,443 @@
+"""terraform blueprint: formatted, parseable HCL that matches the architecture, per-environment tfvars that the
+real terraform binary accepts (and rejects when broken), no captured address, and a clean checkov run.
+
+Providers cannot be downloaded here, so every environment is planned against a provider-free copy of the
+output: root files that declare a provider, a resource or the terraform block are left out (locals they define
+become stub strings), and each module keeps its variables.tf with outputs stubbed to null. `terraform init
+-backend=false`, `validate` and `plan -var-file=environments/<env>.tfvars` then check every tfvars value
+against the types and validation blocks of the root AND of the modules it reaches.
+See docs/blueprints/terraform.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, render_arch, run_tool
+from phasekit import model
+
+EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
+PROVIDERS = ("docker", "kubernetes")
+CASES = [(e, p) for e in EXAMPLES for p in PROVIDERS]
+CASE_IDS = [f"{e}-{p}" for e, p in CASES]
+ROOT_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "networks.tf", "services.tf", "providers.tf",
+              "terraform.tfvars")
+MODULES = ("network", "service", "monitoring")
+MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+PLATFORM_BLOCKS = {"resource", "data", "provider", "terraform"}
+PROVIDER_SOURCES = {"docker": "kreuzwerker/docker", "kubernetes": "hashicorp/kubernetes"}
+CHECKOV_SKIPS = {"CKV_K8S_14", "CKV_K8S_35", "CKV_K8S_43"}
+
+
+# ---------------------------------------------------------------------------- rendering (once per session)
+
+
+def _arch(example: str, provider: str) -> dict:
+    arch = model.load(REPO / "examples" / example / "architecture.yaml")
+    arch["targets"]["terraform_provider"] = provider
+    return arch
+
+
+_OUT: dict[tuple[str, str], Path] = {}
+
+
+@pytest.fixture(scope="session")
+def tf_out(tmp_path_factory: pytest.TempPathFactory, template_source):
+    """tf_out(example, provider) -> the rendered terraform/ folder (rendered once per session)."""
+
+    def _get(example: str, provider: str) -> Path:
+        if (example, provider) not in _OUT:
+            dest = tmp_path_factory.mktemp(f"tf-{example}-{provider}")
+            render_arch(_arch(example, provider), dest, "terraform")
+            _OUT[(example, provider)] = dest / "terraform"
+        return _OUT[(example, provider)]
+
+    return _get
+
+
+_PARSED: dict[Path, dict] = {}
+
+
+def parse_tree(root: Path) -> dict[Path, dict]:
+    """python-hcl2's view of every .tf/.tfvars/.hcl file under root, in one hcl2tojson run (its start-up is slow)."""
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in {".tf", ".tfvars", ".hcl"})
+    proc = run_tool(["hcl2tojson", "-q", "--strip-string-quotes", "--ndjson", *files], cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    docs = {}
+    for line in proc.stdout.splitlines():
+        doc = json.loads(line)
+        docs[(root / doc.pop("__file__")).resolve()] = doc
+    assert len(docs) == len(files), f"hcl2tojson parsed {len(docs)} of {len(files)} files"
+    _PARSED.update(docs)
+    return docs
+
+
+def hcl(path: Path) -> dict:
+    """python-hcl2's view of one file (hcl2tojson on PATH after sourcing the validators' env.sh)."""
+    path = path.resolve()
+    if path not in _PARSED:
+        parse_tree(path.parent)
+    return _PARSED[path]
+
+
+def blocks(doc: dict, kind: str) -> dict[str, dict]:
+    """{label: body} for `variable "x" {}`-style blocks in an hcl2tojson document."""
+    return {k: v for b in doc.get(kind, []) for k, v in b.items() if not k.startswith("__")}
+
+
+def keys(obj: dict) -> list[str]:
+    return [k for k in obj if not k.startswith("__")]
+
+
+def terraform(argv: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not installed")
+    return subprocess.run(["terraform", *argv, "-no-color"] if stdin is None else ["terraform", *argv],
+                          cwd=cwd, capture_output=True, text=True, timeout=300, input=stdin, check=False)
+
+
+# ---------------------------------------------------------------------------- the offline procedure
+
+
+def provider_free_copy(tf: Path, dest: Path) -> Path:
+    """A copy of terraform/ that terraform can init, validate and plan without any provider."""
+    shutil.copytree(tf, dest)
+    stub_locals: list[str] = []
+    for f in sorted(dest.glob("*.tf")):
+        doc = hcl(f)
+        if PLATFORM_BLOCKS & doc.keys():
+            stub_locals += [k for b in doc.get("locals", []) for k in b if not k.startswith("__")]
+            f.unlink()
+    (dest / "offline_stub.tf").write_text("".join(f'locals {{\n  {n} = "offline-stub"\n}}\n' for n in stub_locals))
+    for mod in sorted((dest / "modules").iterdir()):
+        outputs = blocks(hcl(mod / "outputs.tf"), "output")
+        for f in mod.glob("*.tf"):
+            if f.name != "variables.tf":
+                f.unlink()
+        (mod / "outputs.tf").write_text("".join(f'output "{n}" {{\n  value = null\n}}\n' for n in outputs))
+    init = terraform(["init", "-backend=false", "-input=false"], dest)
+    assert init.returncode == 0, init.stdout + init.stderr
+    return dest
+
+
+def plan(work: Path, var_file: str) -> subprocess.CompletedProcess[str]:
+    return terraform(["plan", "-input=false", "-lock=false", "-refresh=false", f"-var-file={var_file}"], work)
+
+
+_FREE: dict[tuple[str, str], Path] = {}
+
+
+@pytest.fixture(scope="session")
+def offline(tf_out, tmp_path_factory):
+    def _get(example: str, provider: str) -> Path:
+        if (example, provider) not in _FREE:
+            work = tmp_path_factory.mktemp(f"tf-free-{example}-{provider}") / "terraform"
+            _FREE[(example, provider)] = provider_free_copy(tf_out(example, provider), work)
+        return _FREE[(example, provider)]
+
+    return _get
+
+
+# ---------------------------------------------------------------------------- layout and syntax
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_layout_has_root_modules_and_an_env_pair_per_environment(tf_out, example, provider):
+    tf = tf_out(example, provider)
+    arch = _arch(example, provider)
+    for name in ROOT_FILES:
+        assert (tf / name).is_file(), name
+    for mod in MODULES:
+        for name in MODULE_FILES:
+            assert (tf / "modules" / mod / name).is_file(), f"modules/{mod}/{name}"
+    envs = sorted(p.name for p in (tf / "environments").iterdir())
+    assert envs == sorted([f"{e}.tfvars" for e in arch["environments"]] + [f"{e}.backend.hcl" for e in arch["environments"]])
+    for f in tf.rglob("*"):
+        assert ".jinja" not in f.name and "{" not in f.name, f
+        if f.is_file():
+            assert f.read_text(encoding="utf-8").endswith("\n"), f
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_terraform_fmt_and_hcl2_accept_every_file(tf_out, example, provider):
+    tf = tf_out(example, provider)
+    parse_tree(tf)
+    proc = terraform(["fmt", "-check", "-recursive", "-diff"], tf)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    docs = parse_tree(tf)
+    assert len(docs) == len(ROOT_FILES) + len(MODULES) * len(MODULE_FILES) + 2 * len(_arch(example, provider)["environments"])
+
+
+# ---------------------------------------------------------------------------- the system matches the architecture
+
+
+def _network_keys(arch: dict, item: dict) -> list[str]:
+    ids = {n["name"]: n["id"] for n in arch["networks"]}
+    return [ids[n] for n in item["networks"]] if item["networks"] else ["default"]
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_every_service_and_datastore_is_in_the_maps(tf_out, example, provider):
+    arch = _arch(example, provider)
+    system = hcl(tf_out(example, provider) / "terraform.tfvars")
+    assert system["project"] == arch["project"]["id"]
+    services = system["services"]
+    assert sorted(services) == sorted(s["id"] for s in arch["services"])
+    for svc in arch["services"]:
+        got = services[svc["id"]]
+        assert got["name"] == svc["name"]
+        assert got["kind"] == svc["kind"]
+        assert got["replicas"] == svc["replicas"]
+        assert got["zone"] == svc["zone"]
+        assert got["networks"] == _network_keys(arch, svc)
+        assert [(p["name"], p["port"], p["protocol"], p.get("published")) for p in got["ports"]] == [
+            (p["name"], p["port"], p["protocol"], p.get("published")) for p in svc["ports"]]
+        for probe in ("liveness", "readiness", "startup"):
+            want = {k: v for k, v in svc["health"][probe].items()}
+            assert got["health"][probe] == want, (svc["name"], probe)
+        assert got["env_names"] == svc["env"] and got["secrets"] == svc["secrets"]
+        assert got["resources"] == svc["resources"]
+        if "build" in svc or "image" not in svc:
+            assert got["build"] is True and got["image"] == f"{arch['targets']['registry']}/{svc['id']}"
+        else:
+            assert got["build"] is False and got["image"] == svc["image"]
+    stores = system["datastores"]
+    assert sorted(stores) == sorted(d["id"] for d in arch["datastores"])
+    for ds in arch["datastores"]:
+        got = stores[ds["id"]]
+        assert (got["name"], got["engine"], got["networks"]) == (ds["name"], ds["engine"], _network_keys(arch, ds))
+        assert got["port"] == ds.get("port", 443)
+        if ds["managed"]:
+            assert got["managed"] is True
+    declared = {n["id"] for n in arch["networks"]}
+    used = {k for item in arch["services"] + arch["datastores"] for k in _network_keys(arch, item)}
+    assert set(system["networks"]) == declared | used
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_environment_files_hold_what_differs_and_a_locked_backend(tf_out, example, provider):
+    arch = _arch(example, provider)
+    tf = tf_out(example, provider)
+    envs = arch["environments"]
+    buckets = set()
+    for i, env in enumerate(envs):
+        values = hcl(tf / "environments" / f"{env}.tfvars")
+        assert values["environment"] == env
+        assert sorted(values["replicas"]) == sorted(s["id"] for s in arch["services"])
+        for svc in arch["services"]:
+            n = values["replicas"][svc["id"]]
+            if svc["replicas"] == 0:
+                assert n == 0
+            elif i == 0 and len(envs) > 1:
+                assert n == 1  # development
+            elif i == len(envs) - 1 and svc["kind"] != "cron":
+                assert n == max(svc["replicas"], 2)  # production
+            else:
+                assert n == svc["replicas"]
+        runs_here = [d["id"] for d in arch["datastores"] if not d["managed"]]
+        assert set(values["resources"]) >= {s["id"] for s in arch["services"]}
+        assert set(values["resources"]) <= {s["id"] for s in arch["services"]} | set(runs_here)
+        backend = hcl(tf / "environments" / f"{env}.backend.hcl")
+        assert backend["use_lockfile"] is True and backend["encrypt"] is True
+        assert backend["key"] == f"{arch['project']['id']}/{env}/terraform.tfstate"
+        assert len(backend["bucket"]) <= 63 and env in backend["bucket"]
+        buckets.add(backend["bucket"])
+    assert len(buckets) == len(envs)
+    versions = hcl(tf / "versions.tf")["terraform"][0]
+    assert "s3" in versions["backend"][0]
+
+
+def _addresses(arch: dict) -> set[str]:
+    """Every address the model captured: static IPs and network subnets (the gap being closed)."""
+    found = set()
+    for item in arch["services"] + arch["datastores"]:
+        found |= set(item["static_ips"].values())
+    found |= {n["subnet"] for n in arch["networks"] if n.get("subnet")}
+    for fact in arch["facts"]:
+        if fact["kind"] == "static-ip":
+            found |= set(re.findall(r"\d+\.\d+\.\d+\.\d+(?:/\d+)?", fact.get("detail", "")))
+    return found
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_no_captured_address_or_fixed_container_ip_anywhere(tf_out, example, provider):
+    arch = _arch(example, provider)
+    captured = _addresses(arch)
+    for f in tf_out(example, provider).rglob("*"):
+        if not f.is_file():
+            continue
+        text = f.read_text(encoding="utf-8")
+        for address in captured:
+            assert address not in text, f"{f.name} reproduces the captured address {address}"
+        assert "ipv4_address" not in text and "ipv6_address" not in text and "cluster_ip = \"1" not in text, f
+        for literal in re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", text):
+            ip = ipaddress.ip_address(literal)
+            assert ip.is_loopback or ip.is_unspecified, f"{f.name}: hard-coded address {literal}"
+
+
+# ---------------------------------------------------------------------------- providers and module conventions
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_provider_is_the_chosen_one_pinned_root_tilde_modules_minimum(tf_out, example, provider):
+    tf = tf_out(example, provider)
+    required = hcl(tf / "versions.tf")["terraform"][0]["required_providers"][0]
+    assert keys(required) == [provider]
+    assert required[provider]["source"] == PROVIDER_SOURCES[provider]
+    assert required[provider]["version"].startswith("~> ")
+    for mod in MODULES:
+        req = hcl(tf / "modules" / mod / "versions.tf")["terraform"][0]
+        assert req["required_version"].startswith(">= ")
+        assert keys(req["required_providers"][0]) == [provider]
+        assert req["required_providers"][0][provider]["version"].startswith(">= ")
+        assert "backend" not in req
+    other = "kubernetes_" if provider == "docker" else "docker_"
+    mine = "docker_container" if provider == "docker" else "kubernetes_deployment_v1"
+    text = "".join(f.read_text(encoding="utf-8") for f in tf.rglob("*.tf"))
+    assert mine in text and f'resource "{other}' not in text
+    assert list(blocks(hcl(tf / "providers.tf"), "provider")) == [provider]
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_every_variable_and_output_is_typed_and_described_with_validations(tf_out, example, provider):
+    tf = tf_out(example, provider)
+    for folder in [tf, *(tf / "modules" / m for m in MODULES)]:
+        variables = blocks(hcl(folder / "variables.tf"), "variable")
+        outputs = blocks(hcl(folder / "outputs.tf"), "output")
+        assert variables and outputs
+        for name, body in variables.items():
+            assert body.get("description") and body.get("type"), f"{folder.name}: variable {name}"
+        for name, body in outputs.items():
+            assert body.get("description") and "value" in body, f"{folder.name}: output {name}"
+        validated = {n for n, b in variables.items() if b.get("validation")}
+        assert "environment" in validated, folder
+    root = blocks(hcl(tf / "variables.tf"), "variable")
+    conditions = json.dumps(root["services"]["validation"])
+    assert "65535" in conditions and "1000" in conditions and "replicas" in conditions
+    assert "var.environment" in root["environment"]["validation"][0]["condition"]
+    assert json.dumps(_arch(example, provider)["environments"]) in root["environment"]["validation"][0]["condition"]
+    service = blocks(hcl(tf / "modules" / "service" / "variables.tf"), "variable")
+    assert {"ports", "replicas", "environment", "image", "health"} <= {n for n, b in service.items() if b.get("validation")}
+    services_tf = hcl(tf / "services.tf")
+    for call in ("service", "datastore"):
+        assert blocks(services_tf, "module")[call]["for_each"] in ("${local.services}", "${local.datastores}")
+
+
+# ---------------------------------------------------------------------------- real terraform, offline
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_every_environment_plans_offline_against_root_and_module_validations(offline, example, provider):
+    work = offline(example, provider)
+    proc = terraform(["validate"], work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    arch = _arch(example, provider)
+    for env in arch["environments"]:
+        proc = plan(work, f"environments/{env}.tfvars")
+        assert proc.returncode == 0, f"{env}: {proc.stdout}{proc.stderr}"
+    # The merge of system and environment, as terraform computes it: images get the tag, replicas the env's.
+    prod = arch["environments"][-1]
+    console = terraform(["console", f"-var-file=environments/{prod}.tfvars"], work, stdin="jsonencode(local.services)\n")
+    assert console.returncode == 0, console.stderr
+    merged = json.loads(json.loads(console.stdout.strip()))
+    values = hcl(work / "environments" / f"{prod}.tfvars")
+    for svc in arch["services"]:
+        got = merged[svc["id"]]
+        assert got["replicas"] == values["replicas"][svc["id"]]
+        if got["build"]:
+            assert got["image"] == f"{arch['targets']['registry']}/{svc['id']}:{prod}"
+
+
+BROKEN = {
+    "negative replicas": ("env", r'("[a-z0-9-]+"\s*=\s*)\d+', r"\g<1>-1", "Replicas must be whole numbers"),
+    "unknown environment": ("env", r'environment(\s*)= "[a-z0-9-]+"', r'environment\1= "qa"', "The environment must be one of"),
+    "latest image tag": ("env", r'image_tag(\s*)= "[a-z0-9-]+"', r'image_tag\1= "latest"', "not 'latest'"),
+    "port out of range": ("system", r"port = \d+, protocol", "port = 70000, protocol", "between 1 and 65535"),
+    "fractional replicas": ("system", r"replicas = \d+", "replicas = 1.5", "whole number"),
+    "unknown network": ("system", r'networks = \["[a-z0-9-]+"', 'networks = ["nowhere"', "networks declared in var.networks"),
+}
+
+
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_value_is_rejected_by_terraform(offline, tmp_path, example, provider, case):
+    where, pattern, repl, message = BROKEN[case]
+    arch = _arch(example, provider)
+    env = arch["environments"][0]
+    work = tmp_path / "terraform"
+    shutil.copytree(offline(example, provider), work, symlinks=True)
+    target = work / ("terraform.tfvars" if where == "system" else f"environments/{env}.tfvars")
+    text = target.read_text(encoding="utf-8")
+    broken, count = re.subn(pattern, repl, text, count=1)
+    if not count:
+        pytest.skip(f"{example} has nothing to break for '{case}'")
+    target.write_text(broken, encoding="utf-8")
+    proc = plan(work, f"environments/{env}.tfvars")
+    assert proc.returncode != 0
+    assert message in " ".join((proc.stdout + proc.stderr).split()), proc.stdout + proc.stderr
+
+
+def test_values_that_look_like_templates_stay_literal(tmp_path):
+    """A command or env name with ${...}, %{...} or quotes reaches terraform as the same string."""
+    arch = _arch("insights", "docker")
+    worker = next(s for s in arch["services"] if s["kind"] == "worker")
+    nasty = ["/bin/sh", "-c", 'echo "${HOME}" %{if x} \\ \'q\' <a&b>']
+    worker["health"]["readiness"] = {"type": "exec", "command": nasty}
+    render_arch(copy.deepcopy(arch), tmp_path / "out", "terraform")
+    work = provider_free_copy(tmp_path / "out" / "terraform", tmp_path / "free")
+    expr = f'jsonencode(var.services["{worker["id"]}"].health.readiness.command)\n'
+    proc = terraform(["console", "-var-file=environments/dev.tfvars"], work, stdin=expr)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(json.loads(proc.stdout.strip())) == nasty
+
+
+def test_custom_environments_get_their_own_files_and_validation(tmp_path):
+    arch = _arch("filetransfer", "kubernetes")
+    arch["environments"] = ["test", "live"]
+    render_arch(copy.deepcopy(arch), tmp_path / "out", "terraform")
+    tf = tmp_path / "out" / "terraform"
+    assert sorted(p.name for p in (tf / "environments").iterdir()) == [
+        "live.backend.hcl", "live.tfvars", "test.backend.hcl", "test.tfvars"]
+    work = provider_free_copy(tf, tmp_path / "free")
+    for env in ("test", "live"):
+        assert plan(work, f"environments/{env}.tfvars").returncode == 0
+    (work / "environments" / "test.tfvars").write_text(
+        (work / "environments" / "test.tfvars").read_text().replace('environment          = "test"', 'environment          = "dev"'))
+    proc = plan(work, "environments/test.tfvars")
+    assert proc.returncode != 0 and "must be one of: test, live" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------- checkov
+
+
+@pytest.fixture(scope="session")
+def checkov_report(tf_out, tmp_path_factory) -> dict:
+    """One checkov run over every example and provider (checkov's start-up dominates its time)."""
+    root = tmp_path_factory.mktemp("tf-checkov")
+    for example, provider in CASES:
+        shutil.copytree(tf_out(example, provider), root / f"{example}-{provider}")
+    proc = run_tool(["checkov", "-d", str(root), "--framework", "terraform", "--skip-download", "--compact", "-o", "json"],
+                    timeout=900)
+    report = json.loads(proc.stdout)
+    return report if isinstance(report, dict) else report[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("example", "provider"), CASES, ids=CASE_IDS)
+def test_checkov_finds_no_failed_check(checkov_report, example, provider):
+    assert checkov_report["summary"]["parsing_errors"] == 0
+    def mine(kind: str) -> list[dict]:
+        return [c for c in checkov_report["results"][kind] if f"/{example}-{provider}/" in c["file_abs_path"]]
+    assert mine("failed_checks") == []
+    if provider == "kubernetes":  # checkov has no checks for docker_* resources; say so rather than pretend
+        assert len(mine("passed_checks")) >= 50
+    for skip in mine("skipped_checks"):
+        assert skip["check_id"] in CHECKOV_SKIPS and len(skip["check_result"].get("suppress_comment", "")) > 40, skip
