@@ -73,6 +73,8 @@ def current(arch: dict[str, Any]) -> str:
         item_nets = [n for n in _item(arch, name)["networks"] if n in networks]
         if len(item_nets) == 1:
             members[item_nets[0]].append(name)
+            if networks[item_nets[0]]["zone"] != zone:  # drawn in its network's zone box: say its own zone
+                nodes[name][2].append(f"{zone} zone")
         else:
             loose.setdefault(zone, []).append(name)
     out = ["flowchart LR", f"  outside(({label('outside')}))"]
