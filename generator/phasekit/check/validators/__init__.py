@@ -14,6 +14,7 @@ from .jsonschema import DependabotSchema, WorkflowSchema
 from .kubernetes import KubernetesValidate
 from .kustomize import Kustomize
 from .parse import Parse
+from .prometheus_components import Amtool, Blackbox
 from .promtool import PromtoolConfig, PromtoolRules, PromtoolTest
 from .python_compile import PythonCompile
 from .rego import RegoCompile, RegoTest
@@ -26,7 +27,7 @@ ALL: tuple[type[Validator], ...] = (
     Parse, Yamllint,
     KubernetesValidate, HelmLint, HelmTemplate, Kustomize,
     TerraformFmt, TerraformValidate, TerraformTfvars, Hcl2Parse,
-    PromtoolConfig, PromtoolRules, PromtoolTest, GrafanaDashboard, GrafanaProvisioning,
+    PromtoolConfig, PromtoolRules, PromtoolTest, Amtool, Blackbox, GrafanaDashboard, GrafanaProvisioning,
     Actionlint, Zizmor, WorkflowSchema, DependabotSchema,
     RegoCompile, RegoTest, Shellcheck, PythonCompile, Hadolint, Compose, Adr,
     Checkov,
