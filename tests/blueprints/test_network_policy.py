@@ -81,11 +81,54 @@ def policy_edges(docs: list[dict], project: str) -> list[Edge]:
     return sorted(edges, key=repr)
 
 
-def all_docs(folder: Path) -> list[dict]:
-    return [doc for path in sorted((folder / FOLDER).glob("*.yaml")) if path.name != "kustomization.yaml" for doc in load_yaml_docs(path)]
+HELM_TEST = "helm-test.yaml"
+
+
+def all_docs(folder: Path, *, helm_test: bool = False) -> list[dict]:
+    """Every manifest of the folder; the helm-test policies (not architecture edges) only when asked."""
+    skip = {"kustomization.yaml"} | (set() if helm_test else {HELM_TEST})
+    return [doc for path in sorted((folder / FOLDER).glob("*.yaml")) if path.name not in skip for doc in load_yaml_docs(path)]
+
+
+def helm_test_edges(docs: list[dict], project: str) -> list[Edge]:
+    """Edges of the helm-test policies, with the test pod of service <id> written test:<id>."""
+    edges: list[Edge] = []
+    test_labels = {"app.kubernetes.io/component", "app.kubernetes.io/part-of", "phasekit.dev/tests"}
+
+    def end(selector: dict) -> str:
+        labels = selector["matchLabels"]
+        assert labels["app.kubernetes.io/part-of"] == project
+        if set(labels) == test_labels:
+            assert labels["app.kubernetes.io/component"] == "helm-test"
+            return "test:" + labels["phasekit.dev/tests"]
+        assert set(labels) == {"app.kubernetes.io/name", "app.kubernetes.io/part-of"}, labels
+        return labels["app.kubernetes.io/name"]
+
+    for doc in docs:
+        own = end(doc["spec"]["podSelector"])
+        for rule in doc["spec"].get("ingress", []):
+            edges += [("ingress", end(peer["podSelector"]), own, port, proto) for peer in rule["from"] for port, proto in _ports(rule)]
+        for rule in doc["spec"].get("egress", []):
+            edges += [("egress", own, end(peer["podSelector"]), port, proto) for peer in rule["to"] for port, proto in _ports(rule)]
+    return sorted(edges, key=repr)
+
+
+def expected_helm_test_edges(arch: dict) -> list[Edge]:
+    edges: list[Edge] = []
+    for svc in arch["services"]:
+        for p in svc["ports"]:
+            if p["protocol"] == "TCP":
+                edges.append(("egress", f"test:{svc['id']}", svc["id"], p["port"], "TCP"))
+                edges.append(("ingress", f"test:{svc['id']}", svc["id"], p["port"], "TCP"))
+    return sorted(edges, key=repr)
 
 
 # ---------------------------------------------------------------------------- tests
+
+
+def arch_of(example: str) -> dict:
+    return model.load(REPO / "examples" / example / "architecture.yaml")
+
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -93,6 +136,16 @@ def test_edges_are_exactly_the_declared_ones(rendered, example: str) -> None:
     arch = model.load(REPO / "examples" / example / "architecture.yaml")
     docs = all_docs(rendered(example, "network-policy"))
     assert policy_edges(docs, arch["project"]["id"]) == expected_edges(arch)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_helm_test_pods_reach_only_their_own_service(rendered, example: str) -> None:
+    """The chart's `helm test` pods: one TCP edge to the service they test, nothing else."""
+    arch = arch_of(example)
+    folder = rendered(example, "network-policy")
+    docs = load_yaml_docs(folder / FOLDER / HELM_TEST)
+    assert helm_test_edges(docs, arch["project"]["id"]) == expected_helm_test_edges(arch)
+    assert all(d["spec"]["policyTypes"] in (["Ingress"], ["Egress"]) for d in docs)
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -143,7 +196,7 @@ def test_kubernetes_validate_strict(rendered, example: str) -> None:
     files = sorted(str(p) for p in folder.glob("*.yaml") if p.name != "kustomization.yaml")
     result = run_tool(["kubernetes-validate", "--strict", "-k", arch["targets"]["kubernetes_version"], *files])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" passed for resource ") == len(all_docs(folder.parent.parent))
+    assert result.stdout.count(" passed for resource ") == len(all_docs(folder.parent.parent, helm_test=True))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -153,7 +206,7 @@ def test_kustomize_builds_every_manifest(rendered, example: str) -> None:
     assert result.returncode == 0, result.stderr
     built = [d for d in yaml.safe_load_all(result.stdout) if d]
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
-    assert sorted(map(key, built)) == sorted(map(key, all_docs(folder)))
+    assert sorted(map(key, built)) == sorted(map(key, all_docs(folder, helm_test=True)))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -203,6 +256,8 @@ def test_corner_cases_edges(corners) -> None:
     assert not [e for e in edges if "cloud-db" in e[1:3]]  # managed: closed until the team opens it
     assert ("ingress", "api-v2", "edge-proxy", 8443, "TCP") not in edges
     assert ("ingress", "edge-proxy", "api-v2", 5353, "UDP") in edges
+    tests = helm_test_edges(load_yaml_docs(folder / FOLDER / HELM_TEST), arch["project"]["id"])
+    assert tests == expected_helm_test_edges(arch) and not [e for e in tests if e[4] == "UDP"]
     names = {d["metadata"]["name"] for d in all_docs(folder)}
     assert "datastore-unused" in names and "datastore-cloud-db" not in names
     unused = next(d for d in all_docs(folder) if d["metadata"]["name"] == "datastore-unused")
@@ -214,7 +269,7 @@ def test_no_datastores_means_no_datastore_file(tmp_path: Path) -> None:
     folder = render_arch(arch, tmp_path, "network-policy") / FOLDER
     assert not (folder / "datastores.yaml").exists()
     kustomization = load_yaml_docs(folder / "kustomization.yaml")[0]
-    assert kustomization["resources"] == ["namespace.yaml", "default-deny.yaml", "services.yaml"]
+    assert kustomization["resources"] == ["namespace.yaml", "default-deny.yaml", "services.yaml", "helm-test.yaml"]
     built = run_tool(["kubectl", "kustomize", str(folder)])
     assert built.returncode == 0, built.stderr
 

@@ -386,7 +386,8 @@ def test_removing_a_network_policy_is_caught(rendered, example: str) -> None:
     arch = arch_of(example)
     policies = rendered(example, "opa") / "policies"
     svc = next(s for s in arch["services"] if s["kind"] != "cron")
-    nps = [d for d in network_policies(rendered, example) if d["metadata"]["name"] != f"service-{svc['id']}"]
+    label = "app.kubernetes.io/name"  # the service's own policy and its helm-test policies
+    nps = [d for d in network_policies(rendered, example) if d["metadata"]["labels"].get(label) != svc["id"]]
     found = denies(policies, sample_manifests(arch, "dev") + nps)
     assert len(found) == 1 and found[0].startswith(f"network_policies: Deployment/{arch['project']['id']}-{svc['id']}: no NetworkPolicy")
     no_deny = [d for d in network_policies(rendered, example) if d["metadata"]["name"] != "default-deny-all"]
