@@ -270,6 +270,8 @@ def test_sh_checker_worker_contract(sh_checker: Path, tmp_path: Path) -> None:
     assert run_sh(sh_checker, "readiness", env=env).returncode == 0
     (tmp_path / "heartbeat").write_text(f"{int(time.time()) - 3600}\n")
     assert run_sh(sh_checker, "liveness", env=env).returncode == 1
+    (tmp_path / "heartbeat").write_text(f"{int(time.time())}")  # no trailing newline: still read
+    assert run_sh(sh_checker, "liveness", env=env).returncode == 0
     (tmp_path / "heartbeat").write_text("garbage\n")
     assert run_sh(sh_checker, "liveness", env=env).returncode == 1
     assert run_sh(sh_checker, "sideways").returncode == 2

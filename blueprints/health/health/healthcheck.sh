@@ -67,7 +67,7 @@ heartbeat() {
         printf 'healthy: heartbeat file %s exists\n' "$beat_file"
         exit 0
     }
-    IFS= read -r beat <"$beat_file" || beat=""
+    beat=$(head -n 1 "$beat_file")
     is_number "$beat" || fail "$beat_file does not hold a Unix time"
     age=$(($(now) - beat))
     [ "$age" -le "$max_age" ] || fail "last heartbeat ${age}s ago (limit ${max_age}s)"
