@@ -302,7 +302,7 @@ HELM_ENVS = ("dev", "staging", "prod")
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_policies_accept_the_helm_chart(rendered, example: str) -> None:
-    """When the helm blueprint ships: `helm template` of the chart, per environment, plus the NetworkPolicies."""
+    """When the helm blueprint ships: `helm template` of the chart (its `helm test` pods too), per environment, plus the NetworkPolicies."""
     if not (REPO / "blueprints" / "helm").is_dir():
         pytest.skip("the helm blueprint is not in this version yet (samples stand in for it above)")
     if shutil.which("helm") is None:
@@ -317,7 +317,7 @@ def test_policies_accept_the_helm_chart(rendered, example: str) -> None:
     nps = network_policies(rendered, example)
     for env in [e for e in HELM_ENVS if e in arch["environments"]]:
         values = chart / f"values-{env}.yaml"
-        argv = ["helm", "template", arch["project"]["id"], str(chart), "--namespace", arch["project"]["id"], "--skip-tests"] + (["-f", str(values)] if values.is_file() else [])
+        argv = ["helm", "template", arch["project"]["id"], str(chart), "--namespace", arch["project"]["id"]] + (["-f", str(values)] if values.is_file() else [])
         result = run_tool(argv)
         if result.returncode != 0:
             pytest.skip(f"helm template failed (the chart's own tests own this): {result.stderr.strip()[:300]}")
