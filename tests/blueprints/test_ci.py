@@ -270,3 +270,17 @@ def test_checkov_and_trivy_pass_on_health_and_ci_output(rendered, example: str) 
     trivy = run_tool(["trivy", "config", "--quiet", "--exit-code", "1", "--severity", "HIGH,CRITICAL",
                       "--skip-dirs", "health/snippets", "."], cwd=out)
     assert trivy.returncode == 0, trivy.stdout + trivy.stderr
+
+
+def test_foreign_compose_file(tmp_path: Path) -> None:
+    """A compose file this project did not ship, captured, then ci rendered and validated."""
+    from test_health import foreign_system
+
+    root = tmp_path / "foreign"
+    arch = foreign_system(root)
+    out = render_arch(arch, root, "ci")
+    check_hardening(out)
+    run_validators(out)
+    workflows = _workflows(out)
+    assert [m["service"] for m in workflows["build"]["jobs"]["image"]["strategy"]["matrix"]["include"]] == [s["name"] for s in _built(arch)]
+    assert {"node", "go"} <= set(workflows["test"]["jobs"])

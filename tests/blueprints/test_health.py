@@ -517,3 +517,72 @@ def test_update_adds_a_new_service_and_keeps_team_edits(tmp_path: Path, template
     (doc,) = load_yaml_docs(override)
     assert "audit_log" in doc["services"]
     assert 'interval: "15s"' in override.read_text(encoding="utf-8")
+
+
+FOREIGN_COMPOSE = """\
+x-common: &common
+  restart: always
+services:
+  Web.Front:
+    <<: *common
+    build:
+      context: ./web
+      dockerfile: Dockerfile.prod
+    ports: ["8080:3000"]
+    depends_on: [cache, queue, search]
+  api_v2:
+    <<: *common
+    build: ./api
+    expose: ["9000"]
+    depends_on:
+      pg: {condition: service_started}
+      maria: {condition: service_started}
+  mongo: {image: "mongo:7"}
+  pg: {image: "postgres:16-alpine"}
+  maria: {image: "mariadb:11"}
+  cache: {image: "memcached:1.6"}
+  queue: {image: "rabbitmq:3.13-management"}
+  search: {image: "elasticsearch:8.15.0"}
+  objects: {image: "minio/minio:RELEASE.2024-10-13T13-34-11Z", command: "server /data"}
+  bus: {image: "nats:2.10"}
+  stream: {image: "apache/kafka:3.8.0"}
+"""
+
+
+def foreign_system(root: Path) -> dict:
+    """A compose file this project did not ship (anchors, dotted names, every datastore engine), captured."""
+    from phasekit import capture
+
+    (root / "web").mkdir(parents=True)
+    (root / "api").mkdir()
+    (root / "docker-compose.yml").write_text(FOREIGN_COMPOSE, encoding="utf-8")
+    (root / "web" / "Dockerfile.prod").write_text('FROM node:22-alpine\nCMD ["node", "server.js"]\n', encoding="utf-8")
+    (root / "web" / "package.json").write_text('{"name": "web"}\n', encoding="utf-8")
+    (root / "api" / "Dockerfile").write_text("FROM golang:1.23\n", encoding="utf-8")
+    (root / "api" / "go.mod").write_text("module example.com/api\n\ngo 1.23\n", encoding="utf-8")
+    if shutil.which("docker-compose") is None and shutil.which("docker") is None:
+        pytest.skip("capture needs docker compose")
+    return capture.from_compose([root / "docker-compose.yml"], root, lambda _msg: None)
+
+
+def test_foreign_compose_file_gets_a_check_for_everything(tmp_path: Path) -> None:
+    root = tmp_path / "foreign"
+    arch = foreign_system(root)
+    assert len(arch["datastores"]) >= 9
+    out = render_arch(arch, root, "health")
+    (doc,) = load_yaml_docs(out / "docker-compose.healthcheck.yml")
+    assert set(doc["services"]) == {s["name"] for s in arch["services"]} | {d["name"] for d in arch["datastores"]}
+    tests = {name: entry["healthcheck"]["test"] for name, entry in doc["services"].items()}
+    assert tests["pg"][0] == "CMD-SHELL" and "pg_isready" in tests["pg"][1]
+    assert "mc" in tests["objects"] and "rabbitmq-diagnostics" in tests["queue"]
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.healthcheck.yml", "config", "--format", "json"],
+        cwd=root, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    merged = json.loads(result.stdout)["services"]
+    assert all("healthcheck" in merged[name] for name in doc["services"])
+    hadolint = run_tool(["hadolint", "--failure-threshold", "style", str(out / "health" / "snippets" / "Dockerfile.healthcheck")])
+    assert hadolint.returncode == 0, hadolint.stdout
