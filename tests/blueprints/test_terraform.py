@@ -443,3 +443,28 @@ def test_checkov_finds_no_failed_check(checkov_report, example, provider):
         assert len(mine("passed_checks")) >= 50
     for skip in mine("skipped_checks"):
         assert skip["check_id"] in CHECKOV_SKIPS and len(skip["check_result"].get("suppress_comment", "")) > 40, skip
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_minimal_architecture_renders_formats_and_plans(tmp_path, provider):
+    """No datastores, no networks, a gRPC service with a dotted name and a stopped cron job: still valid."""
+    arch = {
+        "version": 1,
+        "project": {"name": "Tiny System"},
+        "services": [
+            {"name": "rpc.server", "kind": "grpc", "image": "example/rpc:2.0", "ports": [{"port": 50051}]},
+            {"name": "nightly", "kind": "cron", "language": "shell", "replicas": 0},
+        ],
+        "targets": {"terraform_provider": provider},
+    }
+    render_arch(arch, tmp_path / "out", "terraform")
+    tf = tmp_path / "out" / "terraform"
+    assert terraform(["fmt", "-check", "-recursive", "-diff"], tf).returncode == 0
+    system = hcl(tf / "terraform.tfvars")
+    assert keys(system["services"]) == ["rpc-server", "nightly"] and system["datastores"] == {}
+    assert keys(system["networks"]) == ["default"]
+    work = provider_free_copy(tf, tmp_path / "free")
+    for env in ("dev", "staging", "prod"):
+        proc = plan(work, f"environments/{env}.tfvars")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert hcl(work / "environments" / f"{env}.tfvars")["replicas"]["nightly"] == 0
