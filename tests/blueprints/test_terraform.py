@@ -3,7 +3,7 @@ real terraform binary accepts (and rejects when broken), no captured address, an
 
 Providers cannot be downloaded here, so every environment is planned against a provider-free copy of the
 output: root files that declare a provider, a resource or the terraform block are left out (locals they define
-become stub strings), and each module keeps its variables.tf with outputs stubbed to null. `terraform init
+become stub strings), and each module keeps its variables, its locals and the outputs that read no resource. `terraform init
 -backend=false`, `validate` and `plan -var-file=environments/<env>.tfvars` then check every tfvars value
 against the types and validation blocks of the root AND of the modules it reaches.
 See docs/blueprints/terraform.md.
@@ -118,14 +118,39 @@ def provider_free_copy(tf: Path, dest: Path) -> Path:
             f.unlink()
     (dest / "offline_stub.tf").write_text("".join(f'locals {{\n  {n} = "offline-stub"\n}}\n' for n in stub_locals))
     for mod in sorted((dest / "modules").iterdir()):
-        outputs = blocks(hcl(mod / "outputs.tf"), "output")
+        # The module's locals read only its variables: keep them, so the plan evaluates them with real values.
+        # Outputs computed from variables and locals are kept; those that read a resource become null.
+        local_blocks = [b for f in sorted(mod.glob("*.tf")) for b in top_level_blocks(f.read_text(), "locals")]
+        assert not any(READS_RESOURCE.search(b) for b in local_blocks), mod
+        outputs = []
+        for block in top_level_blocks((mod / "outputs.tf").read_text(), r'output "[\w-]+"'):
+            name = re.match(r'output "([\w-]+)"', block).group(1)
+            outputs.append(f'output "{name}" {{\n  value = null\n}}\n' if READS_RESOURCE.search(block) else block)
         for f in mod.glob("*.tf"):
             if f.name != "variables.tf":
                 f.unlink()
-        (mod / "outputs.tf").write_text("".join(f'output "{n}" {{\n  value = null\n}}\n' for n in outputs))
+        (mod / "locals.tf").write_text("".join(local_blocks))
+        (mod / "outputs.tf").write_text("".join(outputs))
     init = terraform(["init", "-backend=false", "-input=false"], dest)
     assert init.returncode == 0, init.stdout + init.stderr
     return dest
+
+
+READS_RESOURCE = re.compile(r"\b(docker|kubernetes)_\w+\.")
+
+
+def top_level_blocks(text: str, header: str) -> list[str]:
+    """The text of each top-level block whose first line matches header (braces are balanced in strings)."""
+    found = []
+    for match in re.finditer(rf"^{header} {{$", text, flags=re.M):
+        depth, i = 0, match.start()
+        while True:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+            if depth == 0 and text[i - 1] == "}":
+                break
+        found.append(text[match.start():i] + "\n")
+    return found
 
 
 def plan(work: Path, var_file: str) -> subprocess.CompletedProcess[str]:
