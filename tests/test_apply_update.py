@@ -337,3 +337,91 @@ def test_rendering_from_a_plain_copy_equals_rendering_through_git(tmp_path, temp
     render.render_to(slow, arch, "adr", through_git)
     assert tree_of(fast) == tree_of(slow)
     assert yaml.safe_load((fast / ".copier-answers.adr.yml").read_text())["_commit"] == template_source.vcs_ref
+
+
+def _committed_repo(tmp_path: Path, blueprints: list[str]) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")
+    render.apply(model.load(ARCH_FILE), repo, blueprints, render.Source.resolve(None, None))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "applied")
+    return repo
+
+
+def test_update_of_several_blueprints_leaves_no_commit_and_every_change_visible(tmp_path):
+    repo = _committed_repo(tmp_path, ["adr", "health", "network-policy"])
+    head = git(repo, "rev-parse", "HEAD")
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}], "depends_on": ["db"]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    head = git(repo, "rev-parse", "HEAD")
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head  # no commit on the user's behalf
+    changed = git(repo, "status", "--porcelain")
+    for path in (".copier-answers.adr.yml", ".copier-answers.health.yml", "health/services.json",
+                 "k8s/network-policies/services.yaml"):
+        assert path in changed, changed
+    assert "billing" in (repo / "health" / "services.json").read_text()
+    assert "service-billing" in (repo / "k8s" / "network-policies" / "services.yaml").read_text()
+    assert not (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER).exists()
+
+
+def test_update_with_nothing_to_do_changes_nothing(tmp_path):
+    repo = _committed_repo(tmp_path, ["adr", "health"])
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "status", "--porcelain") == ""
+    assert "nothing to do" in result.stderr
+
+
+def _kill_after(argv: list[str], cwd: Path, seconds: float) -> int:
+    proc = subprocess.Popen([sys.executable, "-m", "phasekit.cli", *argv], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return -9
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+def test_killed_apply_is_completed_by_running_it_again(tmp_path, delay):
+    reference = tmp_path / "reference"
+    args = ["apply", "--arch", str(ARCH_FILE), "--blueprint", "adr", "--blueprint", "health", "--blueprint", "opa"]
+    assert phasekit(*args, "--dest", str(reference), cwd=tmp_path).returncode == 0
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "ours.txt").write_text("the team's file\n")
+    _kill_after([*args, "--dest", str(target)], tmp_path, delay)
+    # whatever was written is whole: every file present is byte-identical to the uninterrupted run
+    for path in target.rglob("*"):
+        if path.is_file() and path.name != "ours.txt" and not path.name.endswith(".phasekit-partial"):
+            assert path.read_bytes() == (reference / path.relative_to(target)).read_bytes()
+    result = phasekit(*args, "--dest", str(target), cwd=tmp_path)  # the documented recovery: run it again
+    assert result.returncode == 0, result.stderr
+    assert {k: v for k, v in tree_of(target).items() if k != "ours.txt"} == tree_of(reference)
+    assert (target / "ours.txt").read_text() == "the team's file\n"
+
+
+@pytest.mark.parametrize("delay", [1.0, 3.0, 6.0])
+def test_killed_update_is_undone_by_abort(tmp_path, delay):
+    repo = _committed_repo(tmp_path, ["adr", "health", "network-policy"])
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    head, before = git(repo, "rev-parse", "HEAD"), tree_of(repo)
+    code = _kill_after(["update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml")], tmp_path, delay)
+    marker = Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER
+    if code == -9 and marker.exists():
+        result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert git(repo, "rev-parse", "HEAD") == head and tree_of(repo) == before
+        assert git(repo, "status", "--porcelain") == ""
+    else:  # finished (or killed before it began): the repo is either updated or untouched, never half
+        assert git(repo, "rev-parse", "HEAD") == head and not marker.exists()
+    assert phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path).returncode == 1  # nothing left to abort

@@ -31,6 +31,7 @@ class BlueprintPreview:
     folder: Path
     blueprint: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> state
+    answers: bytes | None = None  # the answers file the new version writes
 
     def having(self, *states: str) -> list[str]:
         return sorted(path for path, state in self.files.items() if state in states)
@@ -49,6 +50,8 @@ def preview(arch: Architecture, folder: Path, blueprint: str, source: render.Sou
         render.render_to(new, arch, blueprint, source, extra)
         result = BlueprintPreview(folder, blueprint)
         answers_name = render.answers_file(blueprint)
+        if (new / answers_name).is_file():
+            result.answers = (new / answers_name).read_bytes()
         for rel in sorted(_files(old) | _files(new)):
             if rel == answers_name:
                 continue  # copier rewrites it every time; its content is the answers themselves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import io
 import os
@@ -12,7 +13,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -183,7 +184,8 @@ def _check_dest(dest: Path, dry_run: bool) -> None:
 
 
 def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
-    """Copy each file beside its target, then rename over it: a reader never sees half a file."""
+    """Copy each file beside its target, then rename over it: a reader never sees half a file, and a
+    killed apply leaves whole files only (running it again completes it)."""
     for rendered, rel in plan:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,34 +233,98 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
     if dry_run:
         return previews
     copier = _copier()
-    for (folder, name), plan in zip(targets, previews):
-        kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                # Worker, not run_update: only the Worker takes the new template's source. The old version
-                # is rendered again from the answers file's _src_path at its _commit.
-                with copier.Worker(
-                    dst_path=folder,
-                    src_path=source.src_path,
-                    data={"architecture": arch},
-                    answers_file=answers_file(name),
-                    vcs_ref=source.vcs_ref,
-                    defaults=True,
-                    overwrite=True,
-                    unsafe=False,
-                    quiet=True,
-                    skip_answered=True,
-                    conflict="inline",
-                ) as worker:
-                    worker.run_update()
-            except (ValueError, copier.errors.CopierError) as exc:
-                raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
-        for rel, content in kept.items():  # never lose an edited file the template dropped
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+    work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
+    with _update_session(dest) as checkpoint:
+        for folder, name, plan in work:
+            if set(plan.files.values()) <= {preview.UNCHANGED}:
+                # Nothing to merge: record the new answers (_commit, architecture) as copier would.
+                answers = folder / answers_file(name)
+                if plan.answers is not None and answers.read_bytes() != plan.answers:
+                    answers.write_bytes(plan.answers)
+                continue
+            kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    # Worker, not run_update: only the Worker takes the new template's source. The old
+                    # version is rendered again from the answers file's _src_path at its _commit.
+                    with copier.Worker(
+                        dst_path=folder,
+                        src_path=source.src_path,
+                        data={"architecture": arch},
+                        answers_file=answers_file(name),
+                        vcs_ref=source.vcs_ref,
+                        defaults=True,
+                        overwrite=True,
+                        unsafe=False,
+                        quiet=True,
+                        skip_answered=True,
+                        conflict="inline",
+                    ) as worker:
+                        worker.run_update()
+                except (ValueError, copier.errors.CopierError) as exc:
+                    raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
+            for rel, content in kept.items():  # never lose an edited file the template dropped
+                target = folder / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            checkpoint()
     return previews
+
+
+BASE_MARKER = "phasekit-update-base"
+_IDENTITY = ["-c", "user.name=phasekit", "-c", "user.email=phasekit@localhost", "-c", "commit.gpgsign=false"]
+
+
+def _git(dest: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(dest), *_IDENTITY, *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PhasekitError(f"git {args[0]} failed in {dest}: {result.stderr.strip().splitlines()[-1:] or result.returncode}")
+    return result.stdout.strip()
+
+
+@contextlib.contextmanager
+def _update_session(dest: Path) -> Iterator[Callable[[], None]]:
+    """copier updates one blueprint only in a clean work tree, so each blueprint's result is kept in a
+    temporary commit; at the end HEAD returns to where it was and every change is left in the work tree
+    (no commit on the user's behalf). A failure restores the repo as it was; a killed process leaves the
+    base in .git/phasekit-update-base for `phasekit update --abort`."""
+    base = _git(dest, "rev-parse", "HEAD")
+    marker = Path(_git(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+    marker.write_text(base + "\n")
+
+    def checkpoint() -> None:
+        _git(dest, "add", "-A", "--", ".")
+        if _git(dest, "status", "--porcelain", "--", "."):
+            _git(dest, "commit", "-q", "--no-verify", "-m", "phasekit update (temporary)")
+
+    try:
+        yield checkpoint
+    except BaseException:
+        _restore(dest, base)
+        marker.unlink(missing_ok=True)
+        raise
+    _git(dest, "reset", "-q", base)  # keeps every change in the work tree, unstaged
+    marker.unlink(missing_ok=True)
+
+
+def _restore(dest: Path, base: str) -> None:
+    _git(dest, "reset", "-q", "--hard", base)
+    _git(dest, "clean", "-q", "-f", "-d", "--", ".")  # the tree was clean when the update began
+
+
+def abort_update(dest: Path) -> str:
+    """Undo an update that was killed half-way: back to the commit it started from."""
+    try:
+        marker = Path(_git(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+    except PhasekitError:
+        raise PhasekitError(f"{dest} is not in a git repository") from None
+    if not marker.is_file():
+        raise PhasekitError(f"no interrupted update in {dest} (nothing to abort)")
+    base = marker.read_text().strip()
+    _restore(dest, base)
+    marker.unlink()
+    return base
 
 
 def _require_clean_git(dest: Path) -> None:

@@ -431,11 +431,15 @@ def security(ctx: Context) -> Capability:
     if exposed and ctx.default_deny:
         exp_ev.append("default-deny NetworkPolicies keep the private zone closed: " + ", ".join(ctx.default_deny[:2]))
     return Capability("security", "Security", [
-        Check("security.secrets", "Secrets come from a secret store, not plain environment values", not in_env or bool(secret_refs),
+        # A chart that takes secrets by reference is evidence, not closure: while capture still finds plain
+        # values in the compose file, those credentials sit in the repository and must be moved and rotated.
+        Check("security.secrets", "Secrets come from a secret store, not plain environment values", not in_env,
               sec_ev or ["no secret-in-env facts"],
               problem="Secrets in plain environment values: " + "; ".join(f"{f['subject']} ({f.get('detail', '')})" for f in in_env) + ".",
               why="Plain env values end up in compose files, `docker inspect`, logs and crash dumps, and are never rotated.",
-              blueprint="helm"),
+              blueprint=None, phase=1,
+              action="Move each value into a secret store (the Helm chart and workflows already take secrets by name), "
+                     "delete it from the compose file, rotate it, then run `phasekit capture` again."),
         Check("security.non-root", "Containers run as non-root and unprivileged", root_ok,
               root_ev or ["not shown: no manifest sets runAsNonRoot and not every image's Dockerfile ends with a non-root USER"],
               problem="Containers run as root (or it is not shown that they do not)" + (f": {', '.join(f['subject'] for f in root)}" if root else "") + ".",

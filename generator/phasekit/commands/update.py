@@ -22,8 +22,13 @@ VERBS = {
 @template_option
 @vcs_ref_option
 @click.option("--dry-run", is_flag=True, help="Preview per file what the update would do; write nothing.")
-def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | None, dry_run: bool) -> None:
+@click.option("--abort", is_flag=True, help="Undo an update that was interrupted (killed) half-way.")
+def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | None, dry_run: bool, abort: bool) -> None:
     """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept)."""
+    if abort:
+        base = render.abort_update(dest)
+        click.echo(f"restored {dest} to {base[:12]}, as it was before the update", err=True)
+        return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
     plans = render.update(arch, dest, source, dry_run=dry_run)
@@ -33,8 +38,11 @@ def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | No
         for rel, state in sorted(plan.files.items()):
             if state != preview.UNCHANGED:
                 click.echo(f"{VERBS[state]:<34} {where / rel}")
-        summary = ", ".join(f"{n} {state}" for state, n in plan.counts().items())
-        click.echo(f"{plan.blueprint} ({where}): {summary or 'nothing to do'}", err=True)
+        counts = plan.counts()
+        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+        if set(counts) <= {preview.UNCHANGED}:
+            summary = f"nothing to do ({counts.get(preview.UNCHANGED, 0)} files unchanged)"
+        click.echo(f"{plan.blueprint} ({where}): {summary}", err=True)
         conflicts += [where / rel for rel in plan.having(preview.CONFLICT)]
     if dry_run:
         click.echo(f"dry run: nothing written (template {source.vcs_ref})", err=True)
