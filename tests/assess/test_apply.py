@@ -16,10 +16,8 @@ pytestmark = pytest.mark.slow
 
 # Gaps a shipped blueprint is meant to close but does not yet, for one example: reported as xfail with the reason,
 # and the test fails once the gap closes, so the entry is removed rather than forgotten.
-KNOWN_OPEN: dict[tuple[str, str], str] = {
-    ("mediawiki", "health.endpoints"): "the health blueprint ships endpoint snippets for flask, fastapi, go, node and "
-    "nginx, none for PHP/Apache, so /health/live and /health/ready are not served by the wiki",
-}
+# Gaps a blueprint should close but does not yet, each with the reason (empty: every one closes).
+KNOWN_OPEN: dict[tuple[str, str], str] = {}
 
 
 def has_content(name: str) -> bool:

@@ -14,6 +14,7 @@ from .jsonschema import DependabotSchema, WorkflowSchema
 from .kubernetes import KubernetesValidate
 from .kustomize import Kustomize
 from .parse import Parse
+from .php_lint import PhpLint
 from .prometheus_components import Amtool, Blackbox
 from .promtool import PromtoolConfig, PromtoolRules, PromtoolTest
 from .python_compile import PythonCompile
@@ -29,7 +30,7 @@ ALL: tuple[type[Validator], ...] = (
     TerraformFmt, TerraformValidate, TerraformTfvars, Hcl2Parse,
     PromtoolConfig, PromtoolRules, PromtoolTest, Amtool, Blackbox, GrafanaDashboard, GrafanaProvisioning,
     Actionlint, Zizmor, WorkflowSchema, DependabotSchema,
-    RegoCompile, RegoTest, Shellcheck, PythonCompile, Hadolint, Compose, Adr,
+    RegoCompile, RegoTest, Shellcheck, PythonCompile, PhpLint, Hadolint, Compose, Adr,
     Checkov,
 )
 

@@ -1,0 +1,4 @@
+<?php
+if ($ready {
+    echo "ok";
+}
