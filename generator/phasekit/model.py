@@ -184,7 +184,7 @@ def _normalise_service(svc: dict[str, Any]) -> None:
     health = svc.setdefault("health", {})
     health.setdefault("declared", False)
     first_port = svc["ports"][0]["port"] if svc["ports"] else None
-    for probe_name, default in _default_probes(kind, first_port).items():
+    for probe_name, default in _default_probes(kind, first_port, svc.get("framework")).items():
         probe = health.setdefault(probe_name, default)
         if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
             probe["port"] = first_port
@@ -203,11 +203,18 @@ def _name_ports(svc: dict[str, Any]) -> None:
             used.add(name)
 
 
-def _default_probes(kind: str, port: int | None) -> dict[str, dict[str, Any]]:
+# Frameworks that already serve a health endpoint of their own, at a fixed path.
+FRAMEWORK_HEALTH_PATHS = {"streamlit": "/_stcore/health"}
+
+
+def _default_probes(kind: str, port: int | None, framework: str | None = None) -> dict[str, dict[str, Any]]:
     if kind == "cron":
         return {name: {"type": "none"} for name in ("liveness", "readiness", "startup")}
     if kind == "worker" or port is None:
         return {name: {"type": "exec", "command": [*WORKER_PROBE_COMMAND, name]} for name in ("liveness", "readiness", "startup")}
+    if kind in HTTP_KINDS and framework in FRAMEWORK_HEALTH_PATHS:
+        path = FRAMEWORK_HEALTH_PATHS[framework]
+        return {name: {"type": "http", "path": path, "port": port} for name in ("liveness", "readiness", "startup")}
     if kind in HTTP_KINDS:
         return {
             "liveness": {"type": "http", "path": "/health/live", "port": port},

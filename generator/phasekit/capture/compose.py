@@ -78,9 +78,9 @@ def canonical(files: list[Path], interpolate: bool = True, placeholders: list[st
     for _ in range(50):  # one retry per required-but-unset variable
         result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=files[0].parent, check=False, timeout=120)
         missing = REQUIRED_VARIABLE.search(result.stderr) if result.returncode else None
-        if not missing or missing.group(1) in env:
+        if not missing or env.get(missing.group(1)):
             break
-        # `${VAR:?}` needs a value to interpolate, and capture never keeps values: a placeholder will do.
+        # `${VAR:?}` needs a non-empty value, and capture never keeps values: a placeholder will do.
         env[missing.group(1)] = "phasekit-placeholder"
         placeholders.append(missing.group(1))
     if result.returncode != 0:
