@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
+from ..model import FRAMEWORK_HEALTH_PATHS
 from ._repo import CODE_SUFFIXES, CONFIG_SUFFIXES, RepoScan, walk
 from ._types import Capability, Check
 
@@ -156,8 +157,13 @@ def health(ctx: Context) -> Capability:
             missing.append(svc)
     evidence += ctx.fact_lines("no-healthcheck")
     # The endpoints the probes call must exist in code: every HTTP path the model declares, found in a source file.
+    # A path the service's framework serves itself (Streamlit's /_stcore/health) needs no code of ours.
+    builtin = [f"{svc['name']}: {svc['health'][p]['path']} is served by {svc['framework']} itself"
+               for svc in ctx.probed_services for p in ("liveness",)
+               if FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) == svc["health"][p].get("path")]
     paths = sorted({svc["health"][p]["path"] for svc in ctx.probed_services for p in ("liveness", "readiness")
-                    if svc["health"][p]["type"] == "http" and not svc["health"]["declared"]})
+                    if svc["health"][p]["type"] == "http" and not svc["health"]["declared"]
+                    and FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) != svc["health"][p].get("path")})
     code = [rel for rel in repo.files if PurePosixPath(rel).suffix.lower() in CODE_SUFFIXES]
     found = {p: [rel for rel in code if p in repo.text(rel)] for p in paths}
     unserved = [p for p, hits in found.items() if not hits]
@@ -168,9 +174,9 @@ def health(ctx: Context) -> Capability:
               why="A hung process looks alive: nothing restarts it, and traffic keeps going to it.",
               blueprint="health"),
         Check("health.endpoints", "Services serve liveness and readiness endpoints", not unserved,
-              [f"{p}: {', '.join(hits[:3])}" for p, hits in found.items() if hits]
+              builtin + [f"{p}: {', '.join(hits[:3])}" for p, hits in found.items() if hits]
               + ([f"not found in any source file: {', '.join(unserved)}"] if unserved else [])
-              + ([] if paths else ["no HTTP probe path to serve (TCP/exec probes, or checks already declared)"]),
+              + ([] if paths or builtin else ["no HTTP probe path to serve (TCP/exec probes, or checks already declared)"]),
               problem=f"No code serves {', '.join(unserved)}.",
               why="Liveness (am I stuck?) and readiness (can I serve: are my dependencies up?) are different answers; "
                   "a probe against a missing path fails or, worse, checks nothing.",
