@@ -160,7 +160,8 @@ def health(ctx: Context) -> Capability:
     # A path the service's framework serves itself (Streamlit's /_stcore/health) needs no code of ours.
     builtin = [f"{svc['name']}: {svc['health'][p]['path']} is served by {svc['framework']} itself"
                for svc in ctx.probed_services for p in ("liveness",)
-               if FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) == svc["health"][p].get("path")]
+               if svc.get("framework") in FRAMEWORK_HEALTH_PATHS
+               and FRAMEWORK_HEALTH_PATHS[svc["framework"]] == svc["health"][p].get("path")]
     paths = sorted({svc["health"][p]["path"] for svc in ctx.probed_services for p in ("liveness", "readiness")
                     if svc["health"][p]["type"] == "http" and not svc["health"]["declared"]
                     and FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) != svc["health"][p].get("path")})
