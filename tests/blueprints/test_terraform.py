@@ -493,3 +493,14 @@ def test_a_minimal_architecture_renders_formats_and_plans(tmp_path, provider):
         proc = plan(work, f"environments/{env}.tfvars")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert hcl(work / "environments" / f"{env}.tfvars")["replicas"]["nightly"] == 0
+
+
+def test_docker_healthcheck_uses_the_health_checkers_probe_modes(tf_out) -> None:
+    """http and tcp probes call `healthcheck.sh http URL` / `tcp HOST PORT`; its bare `readiness` mode is
+    the worker heartbeat contract and would mark every web service unhealthy."""
+    text = (tf_out("filetransfer", "docker") / "modules" / "service" / "main.tf").read_text()
+    assert '["http", "http://127.0.0.1:${coalesce(local.readiness.port, 0)}${coalesce(local.readiness.path, "/")}"]' in text
+    assert '["tcp", "127.0.0.1", tostring(coalesce(local.readiness.port, 0))]' in text
+    assert '"/healthcheck/healthcheck.sh", "readiness"]' not in text
+    health_sh = (REPO / "blueprints" / "health" / "health" / "healthcheck.sh").read_text()
+    assert "healthcheck.sh http URL" in health_sh and "healthcheck.sh tcp HOST PORT" in health_sh
