@@ -78,3 +78,19 @@ def test_no_timestamps_or_absolute_paths_in_output(everything):
         if str(dest) in text or temp_path or re.search(r"20\d\d-\d\d-\d\dT\d\d:\d\d", text):
             offenders.append(str(path.relative_to(dest)))
     assert offenders == []
+
+
+def test_the_image_ci_builds_is_the_image_helm_and_terraform_run(tmp_path, template_source):
+    """Three blueprints name the same image: ci pushes it, the chart and Terraform pull it."""
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    render.apply(arch, tmp_path, ["ci", "helm", "terraform"], template_source)
+    build = yaml.safe_load((tmp_path / ".github" / "workflows" / "build.yml").read_text())
+    pushed = {e["id"]: e["image"] for e in build["jobs"]["image"]["strategy"]["matrix"]["include"]}
+    values = yaml.safe_load((tmp_path / "charts" / arch["project"]["id"] / "values.yaml").read_text())
+    pulled = {sid: f"{values['image']['registry']}/{spec['image']['repository']}" for sid, spec in values["services"].items()}
+    tfvars = (tmp_path / "terraform" / "terraform.tfvars").read_text()
+    built = [s for s in arch["services"] if "build" in s]
+    assert built
+    for svc in built:
+        assert pushed[svc["id"]] == pulled[svc["id"]] == f"{arch['targets']['registry']}/{svc['id']}"
+        assert re.search(rf'image\s*=\s*"{re.escape(pushed[svc["id"]])}"', tfvars), svc["id"]

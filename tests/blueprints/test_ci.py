@@ -121,7 +121,7 @@ def test_build_matrix_has_every_built_service(rendered, example: str) -> None:
         assert entry["context"] == context
         assert entry["dockerfile"] == f"{context}/{svc['build'].get('dockerfile', 'Dockerfile')}"
         assert entry["target"] == svc["build"].get("target", "")
-        assert entry["image"] == f"{registry}/{arch['project']['id']}/{svc['id']}"
+        assert entry["image"] == f"{registry}/{svc['id']}"
     assert build["jobs"]["deploy"]["needs"] == ["image"]
     assert build["jobs"]["deploy"]["uses"] == "$/.github/workflows/deploy.yml"
 
