@@ -163,8 +163,11 @@ DATASTORE_PORTS = {
 }
 
 
+PROJECT_ID_MAX = 40  # '<project>-<service>' resource names must fit in 63 characters
+
+
 def _project_id(name: str) -> str:
-    candidate = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    candidate = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:PROJECT_ID_MAX].strip("-")
     return candidate or "system"
 
 

@@ -20,14 +20,14 @@ SKIP_DIRS = {
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".idea", ".vscode", ".cache", "site-packages",
 }
 YAML_SUFFIXES = {".yml", ".yaml"}
-MAX_SNIFF_BYTES = 2_000_000
+MAX_SNIFF_BYTES = 64_000_000  # the C parser reads this in seconds; past it a file is reported, not read
 
 
 class ParseError(Exception):
     """A YAML/JSON file that its parser rejects; the message is the parser's."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader that keeps `on:` (GitHub workflows) and `yes`/`no` as the strings YAML 1.2 readers see."""
 
 
