@@ -7,7 +7,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import yaml
@@ -64,8 +64,7 @@ def load(path: str | Path) -> Architecture:
 
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        data = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -73,10 +72,14 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         raise ModelError(f"{source}{where}: invalid YAML: {problem}") from None
     if data is None:
         raise ModelError(f"{source}: the file is empty")
-    return validate(data, source, node)
+    return validate(data, source, lambda: yaml.compose(text))
 
 
-def validate(data: Any, source: str = "architecture", node: yaml.Node | None = None) -> Architecture:
+# The C parser when PyYAML has it: architecture.yaml of a large system is megabytes.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.Node] | None = None) -> Architecture:
     """Schema first (structure), then the rules a schema cannot say; returns the normalised model."""
     if not isinstance(data, dict):
         raise ModelError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
@@ -85,7 +88,7 @@ def validate(data: Any, source: str = "architecture", node: yaml.Node | None = N
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         field = _json_path(err.absolute_path)
-        line = _line_of(node, list(err.absolute_path))
+        line = _line_of(node() if node else None, list(err.absolute_path))  # parsed again only to name the line
         where = f"{source}:{line}" if line else source
         raise ModelError(f"{where}: {field or 'top level'}: {_schema_message(err)}")
     arch = normalise(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -76,14 +77,15 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
 
 def _record_origin(answers: Path, source: Source, commit: str) -> None:
     """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
-    writes them when it renders from git (same dumper and options as its `to_nice_yaml` filter)."""
+    writes them when it renders from git: the blueprints write answers with copier's `to_nice_json`
+    filter (sorted keys, indent 2), which is repeated here after the header comment."""
     text = answers.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
-    header = "".join(line for line in lines[: next(i for i, ln in enumerate(lines) if not ln.startswith("#"))])
-    data = yaml.safe_load(text) or {}
+    body_at = text.index("{")
+    data = json.loads(text[body_at:])
     data["_commit"] = commit
     data["_src_path"] = source.src_path
-    answers.write_text(header + yaml.dump(data, indent=4, allow_unicode=True, default_flow_style=False), encoding="utf-8")
+    body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "))
+    answers.write_text(text[:body_at] + body + "\n", encoding="utf-8")
 
 
 @dataclass
