@@ -192,7 +192,8 @@ def test_prometheus_config_wires_rules_and_alertmanager(case):
     folder, _ = case
     cfg = _yaml(folder / PROM / "prometheus.yml")
     assert "alert_rules" not in cfg
-    assert cfg["rule_files"] == ["rules.yml"]
+    # rules.yml is generated; the team's own rules live in *.local.yml, outside the update's merge path
+    assert cfg["rule_files"] == ["rules.yml", "*.local.yml"]
     assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     for job in ("prometheus", "alertmanager", "blackbox-exporter", "grafana"):
         assert job in _jobs(folder)
