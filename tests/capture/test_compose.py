@@ -284,3 +284,38 @@ def test_bundled_examples_are_what_capture_writes(example, tmp_path):
     folder = Path(__file__).resolve().parents[2] / "examples" / example
     arch = capture.from_compose([folder / "docker-compose.yml"], folder, lambda _m: None)
     assert arch == model.load(folder / "architecture.yaml")
+
+
+def test_real_world_shapes_list_env_inferred_edges_and_datastore_secrets(tmp_path):
+    """Shapes found in public compose files: `KEY=VALUE` lists, peers reached only through env values,
+    passwords on the datastore itself, a broker publishing its management UI beside its protocol port."""
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent("""
+        services:
+          app:
+            image: example/app:2.1
+            ports: ["3000:3000"]
+            environment:
+              - DB_HOST=db:5432
+              - CACHE_URL=redis://cache:6379/0
+              - DB_PASSWD=app-secret
+              - UNRELATED=db2
+          db:
+            image: postgres:16
+            environment:
+              - POSTGRES_PASSWORD=pg-secret
+          cache:
+            image: redis:7
+          mq:
+            image: rabbitmq:3.13-management
+            ports: ["15672:15672", "5672:5672"]
+    """))
+    warnings: list[str] = []
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, warnings.append)
+    app = svc(arch, "app")
+    assert app["depends_on"] == ["cache", "db"]
+    assert sum("reached through" in w for w in warnings) == 2
+    assert app["secrets"] == ["DB_PASSWD"] and "DB_HOST" in app["env"]
+    assert facts(arch, "secret-in-env") == [("app", "DB_PASSWD set as plain values in the compose file"),
+                                             ("db", "POSTGRES_PASSWORD set as plain values in the compose file")]
+    assert next(d for d in arch["datastores"] if d["name"] == "mq")["port"] == 5672
+    assert "pg-secret" not in model.dump(arch) and "app-secret" not in model.dump(arch)

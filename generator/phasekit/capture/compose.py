@@ -34,6 +34,8 @@ DATASTORE_IMAGES = {
 }
 SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_KEY|SALT)", re.I)
 URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
+# A host in an environment value: the whole value, host:port, or the host of a URL.
+HOST_IN_VALUE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?::\d+)?$|://(?:[^/@\s]*@)?([A-Za-z0-9][A-Za-z0-9_.-]*)")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
@@ -119,13 +121,14 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         raw_spec = (raw.get("services") or {}).get(name, {})
         engine = _datastore_engine(spec.get("image"))
         if engine:
-            datastores.append(_datastore(name, engine, spec, networks, facts))
+            datastores.append(_datastore(name, engine, spec, raw_spec, networks, facts))
         else:
             services.append(_service(name, spec, raw_spec, base, repo, zones, facts, warn))
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
     _address_references(data, [*services, *datastores], facts)
     for svc in services:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
+        _name_references(svc, data["services"][svc["name"]], names, warn)
     arch: dict[str, Any] = {
         "version": 1,
         "project": {"name": data.get("name") or base.name},
@@ -135,6 +138,19 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         "facts": facts,
     }
     return arch
+
+
+def _name_references(svc: dict[str, Any], spec: dict[str, Any], names: set[str], warn: Warn) -> None:
+    """A service that reaches a peer through an environment value (DB_HOST=db:5432, redis://cache) calls it,
+    declared or not: the edge is added, or a default-deny network policy would cut it."""
+    found: dict[str, str] = {}
+    for key, value in sorted(_as_mapping(spec.get("environment")).items()):
+        for host in (h for pair in HOST_IN_VALUE.findall(str(value or "")) for h in pair if h):
+            if host in names and host != svc["name"] and host not in svc["depends_on"]:
+                found.setdefault(host, key)
+    for host, key in sorted(found.items()):
+        svc["depends_on"].append(host)
+        warn(f"service '{svc['name']}' depends on '{host}' (reached through {key}, not declared in depends_on)")
 
 
 def _address_references(data: dict[str, Any], items: list[dict[str, Any]], facts: list) -> None:
@@ -188,20 +204,28 @@ def _attached(spec: dict[str, Any], known: set[str]) -> tuple[list[str], dict[st
     return attached, ips
 
 
-def _datastore(name: str, engine: str, spec: dict[str, Any], networks: list[dict], facts: list) -> dict[str, Any]:
+def _datastore(
+    name: str, engine: str, spec: dict[str, Any], raw_spec: dict[str, Any], networks: list[dict], facts: list
+) -> dict[str, Any]:
     image = spec["image"]
     store: dict[str, Any] = {"name": name, "engine": engine, "image": image}
     tag = detect.image_tag(image)
     if tag and not tag.startswith("sha256:"):
         store["version"] = tag
     ports = _ports(spec)
-    if ports:
-        store["port"] = ports[0]["port"]
-    elif engine in DATASTORE_PORTS:
-        store["port"] = DATASTORE_PORTS[engine]
+    numbers = [p["port"] for p in ports]
+    if DATASTORE_PORTS.get(engine) in numbers or (not numbers and engine in DATASTORE_PORTS):
+        store["port"] = DATASTORE_PORTS[engine]  # the protocol port, not a management UI beside it
+    elif numbers:
+        store["port"] = numbers[0]
     attached, ips = _attached(spec, {n["name"] for n in networks})
     store["networks"], store["static_ips"] = attached, ips
     store["persistent"] = any(v.get("type") == "volume" for v in spec.get("volumes") or [])
+    plain = sorted(k for k, v in _as_mapping(raw_spec.get("environment")).items()
+                   if SECRET_NAME.search(k) and _is_literal(v))
+    if plain:
+        facts.append({"kind": "secret-in-env", "subject": name,
+                      "detail": f"{', '.join(plain)} set as plain values in the compose file"})
     _common_facts(name, spec, ports, ips, facts)
     return store
 
@@ -343,10 +367,9 @@ def _environment(
     env_names: list[str] = []
     secrets: list[str] = []
     plain_secrets: list[str] = []
-    raw_env = raw_spec.get("environment") or {}
-    for key, value in (spec.get("environment") or {}).items():
-        literal = raw_env.get(key)
-        is_literal = isinstance(literal, str) and literal != "" and "${" not in literal and "$" not in literal[:1]
+    raw_env = _as_mapping(raw_spec.get("environment"))
+    for key, value in _as_mapping(spec.get("environment")).items():
+        is_literal = _is_literal(raw_env.get(key))
         if SECRET_NAME.search(key):
             secrets.append(key)
             if is_literal:
@@ -377,6 +400,22 @@ def _environment(
             "detail": f"{', '.join(sorted(plain_secrets))} set as plain values in the compose file",
         })
     return sorted(set(env_names) - set(secrets)), sorted(set(secrets))
+
+
+def _is_literal(raw: Any) -> bool:
+    """A value written into the compose file itself, not taken from the environment (${VAR})."""
+    return isinstance(raw, str) and raw != "" and "$" not in raw
+
+
+def _as_mapping(environment: Any) -> dict[str, Any]:
+    """Compose keeps `KEY=VALUE` list form when it does not interpolate: read both forms."""
+    if isinstance(environment, dict):
+        return environment
+    out: dict[str, Any] = {}
+    for item in environment or []:
+        key, sep, value = str(item).partition("=")
+        out[key] = value if sep else None
+    return out
 
 
 def _resources(spec: dict[str, Any]) -> dict[str, str]:
