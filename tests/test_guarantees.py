@@ -93,3 +93,26 @@ def test_the_image_ci_builds_is_the_image_helm_and_terraform_run(tmp_path, templ
     for svc in built:
         assert pushed[svc["id"]] == pulled[svc["id"]] == f"{arch['targets']['registry']}/{svc['id']}"
         assert re.search(rf'image\s*=\s*"{re.escape(pushed[svc["id"]])}"', tfvars), svc["id"]
+
+
+def test_an_unpinned_image_never_propagates(tmp_path, template_source):
+    """A service captured as `gitea/gitea:latest` is a gap to close, not a value to copy into artifacts."""
+    arch = model.validate({"version": 1, "project": {"name": "forge"}, "services": [
+        {"name": "gitea", "image": "gitea/gitea:latest", "ports": [{"port": 3000}], "zone": "public"},
+        {"name": "tool", "image": "example/tool", "kind": "worker"}]}, "test")
+    render.apply(arch, tmp_path, SYSTEM_BLUEPRINTS, template_source)
+    # Terraform keeps the captured reference as data, and its module validation refuses to plan it until
+    # the team pins a version (asserted below); every other artifact must not carry it at all.
+    module_vars = (tmp_path / "terraform" / "modules" / "service" / "variables.tf").read_text()
+    assert '!endswith(var.image, ":latest")' in module_vars and "The image must be pinned" in module_vars
+    offenders = []
+    for path in sorted(p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith(".copier-answers.")
+                       and p.name != "terraform.tfvars"):
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if line.lstrip().startswith("#"):
+                continue
+            if re.search(r"gitea/gitea:latest|example/tool(?![:\w/-])", line):
+                offenders.append(f"{path.relative_to(tmp_path)}:{number}: {line.strip()}")
+    assert offenders == []
+    snippet = (tmp_path / "health" / "snippets" / "Dockerfile.healthcheck").read_text()
+    assert "ARG GITEA_TAG\n" in snippet and "FROM gitea/gitea:${GITEA_TAG} AS gitea" in snippet
