@@ -80,7 +80,7 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int]:
     env = jinja2.sandbox.SandboxedEnvironment(keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                                               loader=jinja2.FileSystemLoader(str(REPO)))
     env.filters["to_json"] = lambda v, **k: json.dumps(v, **k)
-    env.filters["to_nice_json"] = lambda v, indent=4, **k: json.dumps(v, indent=indent, sort_keys=True, separators=(",", ": "))
+    env.filters["to_nice_json"] = lambda v, indent=4, ensure_ascii=True, **k: json.dumps(v, indent=indent, sort_keys=True, separators=(",", ": "), ensure_ascii=ensure_ascii)
     env.filters["to_nice_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
     env.filters["to_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
     env.filters["regex_search"] = lambda v, p: __import__("re").search(p, v)

@@ -235,6 +235,7 @@ def _default_probes(kind: str, port: int | None, framework: str | None = None) -
 
 def check_references(arch: Architecture, source: str = "architecture") -> None:
     """What JSON Schema cannot express: unique names and ids, known dependencies, declared ports."""
+    _check_plane(arch, source)
     owners: dict[str, str] = {}
     ids: dict[str, str] = {}
     for group in ("services", "datastores"):
@@ -272,6 +273,20 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
         for net in item["networks"]:
             if network_names and net not in network_names:
                 raise ModelError(f"{source}: '{item['name']}' is attached to network '{net}', which is not declared")
+
+
+def _check_plane(arch: Architecture, source: str) -> None:
+    """Text beyond U+FFFF (emoji, rare scripts) is refused: blueprints serialise text with JSON escapes,
+    and those characters become surrogate-pair escapes that YAML readers reject."""
+    texts = [("project.name", arch["project"].get("name", "")), ("project.description", arch["project"].get("description", "")),
+             ("project.owner", arch["project"].get("owner", "")), ("project.repository", arch["project"].get("repository", ""))]
+    texts += [(f"services[{i}].description", s.get("description", "")) for i, s in enumerate(arch["services"])]
+    texts += [(f"facts[{i}].detail", f.get("detail", "")) for i, f in enumerate(arch["facts"])]
+    for field, text in texts:
+        wide = next((c for c in text if ord(c) > 0xFFFF), None)
+        if wide:
+            raise ModelError(f"{source}: {field}: the character U+{ord(wide):X} is outside the Basic Multilingual Plane, "
+                             "which generated YAML cannot carry escaped; use another character")
 
 
 # ---------------------------------------------------------------------------- writing

@@ -78,13 +78,14 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
 def _record_origin(answers: Path, source: Source, commit: str) -> None:
     """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
     writes them when it renders from git: the blueprints write answers with copier's `to_nice_json`
-    filter (sorted keys, indent 2), which is repeated here after the header comment."""
+    filter (sorted keys, indent 2, characters unescaped: YAML readers reject JSON's surrogate-pair
+    escapes), which is repeated here after the header comment."""
     text = answers.read_text(encoding="utf-8")
     body_at = text.index("{")
     data = json.loads(text[body_at:])
     data["_commit"] = commit
     data["_src_path"] = source.src_path
-    body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "))
+    body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
     answers.write_text(text[:body_at] + body + "\n", encoding="utf-8")
 
 
