@@ -425,3 +425,20 @@ def test_killed_update_is_undone_by_abort(tmp_path, delay):
     else:  # finished (or killed before it began): the repo is either updated or untouched, never half
         assert git(repo, "rev-parse", "HEAD") == head and not marker.exists()
     assert phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path).returncode == 1  # nothing left to abort
+
+
+def test_update_where_one_blueprint_only_refreshes_its_answers(tmp_path):
+    """An SLO change rewrites adr and monitoring files but only health's answers: each step must leave the
+    tree clean for the next copier update."""
+    repo = _committed_repo(tmp_path, ["adr", "health", "monitoring"])
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"][0]["slo"]["availability"] = 99.9
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "tighter objective")
+    head = git(repo, "rev-parse", "HEAD")
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "health (.): nothing to do" in result.stderr
+    changed = git(repo, "status", "--porcelain")
+    assert ".copier-answers.health.yml" in changed and "monitoring/prometheus/rules.yml" in changed
+    assert git(repo, "rev-parse", "HEAD") == head

@@ -244,6 +244,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                 answers = folder / answers_file(name)
                 if plan.answers is not None and answers.read_bytes() != plan.answers:
                     answers.write_bytes(plan.answers)
+                    checkpoint()  # the next blueprint's copier update needs a clean tree
                 continue
             kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
             with warnings.catch_warnings():
