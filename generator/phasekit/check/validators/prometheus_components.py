@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core import Artifact, Context, Result, Validator
-from .._inventory import Inventory
+from .._core import Artifact, Context, Result
+from ._keyed import KeyedYaml
 
 
 def is_alertmanager(doc: dict[Any, Any]) -> bool:
@@ -18,20 +18,7 @@ def is_blackbox(doc: dict[Any, Any]) -> bool:
             and all(isinstance(m, dict) and "prober" in m for m in modules.values()))
 
 
-class _ByKeys(Validator):
-    def wanted(self, doc: dict[Any, Any]) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def discover(self, inventory: Inventory) -> list[Artifact]:
-        found = []
-        for path in inventory.yaml_files:
-            doc = inventory.first_mapping(path)
-            if doc is not None and not inventory.in_chart(path) and self.wanted(doc):
-                found.append(inventory.artifact(path))
-        return found
-
-
-class Amtool(_ByKeys):
+class Amtool(KeyedYaml):
     name = "amtool"
     tools = ("amtool",)
     description = "amtool check-config (Alertmanager routing, receivers, templates)"
@@ -42,7 +29,7 @@ class Amtool(_ByKeys):
         return self.from_proc(artifact, ctx.run(["amtool", "check-config", artifact.path.name], cwd=artifact.path.parent))
 
 
-class Blackbox(_ByKeys):
+class Blackbox(KeyedYaml):
     name = "blackbox-config"
     tools = ("prometheus-blackbox-exporter",)
     description = "prometheus-blackbox-exporter --config.check (probe modules)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core import Artifact, Context, Result, Validator
-from .._inventory import Inventory
+from .._core import Artifact, Context, Result
+from ._keyed import KeyedYaml
 
 
 def is_config(doc: dict[Any, Any]) -> bool:
@@ -23,20 +23,9 @@ def is_rule_test(doc: dict[Any, Any]) -> bool:
     return isinstance(doc.get("tests"), list) and "rule_files" in doc
 
 
-class _Promtool(Validator):
+class _Promtool(KeyedYaml):
     tools = ("promtool",)
     argv: tuple[str, ...] = ()
-
-    def wanted(self, doc: dict[Any, Any]) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def discover(self, inventory: Inventory) -> list[Artifact]:
-        found = []
-        for path in inventory.yaml_files:
-            doc = inventory.first_mapping(path)
-            if doc is not None and not inventory.in_chart(path) and self.wanted(doc):
-                found.append(inventory.artifact(path))
-        return found
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
         # Relative paths inside (rule_files) resolve against the file's folder.
