@@ -314,3 +314,7 @@ def _ordered(value: Any, node: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_ordered(item, node.get("items", {})) for item in value]
     return value
+
+
+def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in arch["services"]}
