@@ -54,16 +54,16 @@ def synthetic_compose(n: int) -> dict:
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int]:
     """(seconds, peak RSS in MiB, exit code) of one command and the children it waited for."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if proc.stderr:
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        print(f"  ! {' '.join(argv[-4:])}: exit {code}: {err.strip()[-300:]}", file=sys.stderr)
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty command must never block on it
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()[-300:]
+            print(f"  ! {' '.join(argv[-4:])}: exit {code}: {message}", file=sys.stderr)
     return seconds, usage.ru_maxrss // 1024, code
 
 

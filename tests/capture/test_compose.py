@@ -319,3 +319,12 @@ def test_real_world_shapes_list_env_inferred_edges_and_datastore_secrets(tmp_pat
                                              ("db", "POSTGRES_PASSWORD set as plain values in the compose file")]
     assert next(d for d in arch["datastores"] if d["name"] == "mq")["port"] == 5672
     assert "pg-secret" not in model.dump(arch) and "app-secret" not in model.dump(arch)
+
+
+def test_many_renamed_services_are_told_in_one_line(tmp_path):
+    services = "".join(f"  svc_{i}:\n    image: x:1\n" for i in range(8))
+    (tmp_path / "compose.yaml").write_text(f"services:\n{services}")
+    warnings: list[str] = []
+    capture.from_compose([tmp_path / "compose.yaml"], tmp_path, warnings.append)
+    assert warnings == ["8 names are changed for Kubernetes, Helm and Terraform (DNS-1123), e.g. "
+                        "'svc_0' is 'svc-0', 'svc_1' is 'svc-1', 'svc_2' is 'svc-2'"]

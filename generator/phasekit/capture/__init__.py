@@ -13,9 +13,12 @@ def from_compose(files: list[Path], repo: Path, warn: Callable[[str], None]) -> 
     """Compose files -> validated, normalised architecture; tells the user once about renamed services."""
     raw = compose.to_model(files, repo, warn)
     arch = model.validate(raw, str(files[0]))
-    for item in [*arch["services"], *arch["datastores"]]:
-        if item["id"] != item["name"]:
-            warn(f"'{item['name']}' is named '{item['id']}' in Kubernetes, Helm and Terraform (DNS-1123)")
+    renamed = [item for item in [*arch["services"], *arch["datastores"]] if item["id"] != item["name"]]
+    if len(renamed) > 5:  # one line, not one per service, for a large system
+        examples = ", ".join(f"'{item['name']}' is '{item['id']}'" for item in renamed[:3])
+        warn(f"{len(renamed)} names are changed for Kubernetes, Helm and Terraform (DNS-1123), e.g. {examples}")
+    for item in renamed if len(renamed) <= 5 else []:
+        warn(f"'{item['name']}' is named '{item['id']}' in Kubernetes, Helm and Terraform (DNS-1123)")
     return arch
 
 
