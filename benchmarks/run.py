@@ -164,6 +164,8 @@ def main() -> None:
                 t, mem, _ = run([*phasekit, "check", "."], work, env)
                 row["check"] = (t, mem, 0)
             results[n] = row
+            # each size as soon as it is measured: a long run cut short still leaves its numbers
+            print(f"   {n} services: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, steps)
     if args.json:
