@@ -26,6 +26,7 @@ GENERATED = [
     "monitoring/prometheus/prometheus.yml",
     "monitoring/prometheus/rules.yml",
     "monitoring/prometheus/tests/alerts_test.yml",
+    "monitoring/prometheus/tests/alerts_slow_test.yml",
     "monitoring/blackbox/blackbox.yml",
     "monitoring/alertmanager/alertmanager.yml",
     "monitoring/grafana/dashboards/system-overview.json",
@@ -109,6 +110,10 @@ def _rules(folder: Path) -> list[dict]:
 
 def _alerts(folder: Path, job: str) -> list[dict]:
     return [r for r in _rules(folder) if "alert" in r and r["labels"].get("job") == job]
+
+
+def _test_files(prometheus: Path) -> list[str]:
+    return sorted(str(p.relative_to(prometheus)) for p in (prometheus / "tests").glob("*.yml"))
 
 
 def _minutes(duration: str) -> int:
@@ -274,39 +279,64 @@ def test_every_slo_window_is_recorded_for_every_service(case):
         assert ("job:slo_error_budget:ratio", svc["name"]) in recorded
 
 
-def test_promtool_tests_cover_every_service_at_and_before_for(case):
+def _first_firing(folder: Path, name: str) -> dict[tuple[str, str, str | None], tuple[int, bool]]:
+    """(alert, job, burn window) -> (first minute its test expects it firing, absent at the minute before)."""
+    group = _yaml(folder / PROM / "tests" / name)["tests"]
+    assert len(group) <= 1, "one test group: promtool evaluates every rule in every group"
+    checks = sorted(group[0]["alert_rule_test"] if group else [], key=lambda c: _minutes(c["eval_time"]))
+    seen: dict[tuple[str, int], set] = {}
+    for c in checks:
+        keys = {(c["alertname"], a["exp_labels"]["job"], a["exp_labels"].get("long")) for a in c["exp_alerts"]}
+        seen[(c["alertname"], _minutes(c["eval_time"]))] = keys
+    first: dict = {}
+    for (alert, minute), keys in sorted(seen.items(), key=lambda kv: kv[0][1]):
+        for key in keys:
+            if key not in first:
+                before = seen.get((alert, minute - 1))
+                first[key] = (minute, before is not None and key not in before)
+    return first
+
+
+def test_promtool_tests_cover_every_alert_at_and_before_its_for(case):
+    """Every alert that can fire is expected absent the minute before its `for` ends and firing at it."""
     folder, arch = case
-    suite = _yaml(folder / PROM / "tests/alerts_test.yml")
+    fast = _first_firing(folder, "alerts_test.yml")
+    slow = _first_firing(folder, "alerts_slow_test.yml")
     for_of = {(a["alert"], a["labels"]["job"], a["labels"].get("long")): _minutes(a["for"])
               for a in _rules(folder) if "alert" in a}
-    first_service = suite["tests"][0]["name"].split(": ")[0]
     for svc in arch["services"]:
         name = svc["name"]
-        mine = [t for t in suite["tests"] if t["name"].startswith(f"{name}: ")]
-        checks = [c for t in mine for c in t["alert_rule_test"]]
-        down = [c for c in checks if c["alertname"] == "TargetDown"]
-        limit = for_of[("TargetDown", name, None)]
-        assert [_minutes(c["eval_time"]) for c in down] == [limit - 1, limit]
-        assert down[0]["exp_alerts"] == [] and down[1]["exp_alerts"][0]["exp_labels"]["job"] == name
-        burns = [c for c in checks if c["alertname"] == "ErrorBudgetBurn"]
-        assert burns, f"no burn-rate test for {name}"
-        firing = {_minutes(c["eval_time"]): {a["exp_labels"]["long"] for a in c["exp_alerts"]} for c in burns}
+        at, absent_before = fast[("TargetDown", name, None)]
+        assert absent_before and at == for_of[("TargetDown", name, None)], (name, at)
         budget = 1 - svc["slo"]["availability"] / 100
         starts = set()
-        for long_, _, factor, severity, _ in BURN:
+        for long_, _, factor, _, _ in BURN:
+            key = ("ErrorBudgetBurn", name, long_)
             if factor * budget >= 1:  # an error ratio of 1 cannot reach this window's threshold
+                assert key not in fast and key not in slow, key
                 continue
-            if severity == "warning" and name != first_service:  # slow ticket windows: first service only
-                continue
-            at = min(t for t, longs in firing.items() if long_ in longs)
-            assert at - 1 in firing and long_ not in firing[at - 1], (name, long_)
-            starts.add(at - for_of[("ErrorBudgetBurn", name, long_)])
+            limit = for_of[key]
+            if limit <= 15:  # checked to the minute: the condition holds from minute 0 or 1
+                at, absent_before = fast[key]
+                starts.add(at - limit)
+            else:  # evaluated every 15 minutes: pending from the first evaluation at or after minute 0 or 1
+                at, absent_before = slow[key]
+                assert at - limit in {0, 15}, (key, at)
+                assert key not in fast, key  # not firing within the fast suite
+            assert absent_before, key
         assert len(starts) == 1 and starts <= {0, 1}, (name, starts)  # every window counted from one start
         if svc["kind"] == "http":  # the symptoms of an instrumented service are tested too
-            tested = {c["alertname"] for c in checks}
-            assert {"HighErrorRatio", "HighLatencyP95", "HighLatencyP99"} <= tested, (name, tested)
+            for alert in ("HighErrorRatio", "HighLatencyP95", "HighLatencyP99"):
+                at, absent_before = fast[(alert, name, None)]
+                assert absent_before and at == 1 + for_of[(alert, name, None)], (alert, name, at)
+        for alert in ("CpuSaturation", "MemorySaturation", "HighLatencyProbe"):
+            if (alert, name, None) in for_of:
+                assert fast[(alert, name, None)][1], (alert, name)
     for ds in arch["datastores"]:
-        assert any(t["name"].startswith(f"{ds['name']}: DatastoreDown") for t in suite["tests"])
+        at, absent_before = fast[("DatastoreDown", ds["name"], None)]
+        assert absent_before and at == for_of[("DatastoreDown", ds["name"], None)], ds["name"]
+    # Nothing fires that no rule defines, and the slow suite shows no fast alert at all.
+    assert set(fast) <= set(for_of) and set(slow) <= {k for k in for_of if k[0] == "ErrorBudgetBurn" and for_of[k] > 15}
 
 
 # ---------------------------------------------------------------------------- the real validators
@@ -327,17 +357,21 @@ def test_promtool_unit_tests_pass(case):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("alert", ["TargetDown", "ErrorBudgetBurn"])
+@pytest.mark.parametrize(("alert", "window", "step"), [
+    ("TargetDown", None, 1), ("ErrorBudgetBurn", "1h", 1),  # checked to the minute
+    ("ErrorBudgetBurn", "3d", 15),  # evaluated every 15 minutes (alerts_slow_test.yml)
+])
 @pytest.mark.parametrize("change", ["shorter", "longer"])
-def test_promtool_unit_tests_fail_when_a_for_is_broken(small, tmp_path, alert, change):
-    """Prove the generated tests can fail: move the `for` of one alert by a minute, either way."""
+def test_promtool_unit_tests_fail_when_a_for_is_broken(small, tmp_path, alert, window, step, change):
+    """Prove the generated tests can fail: move the `for` of one alert by one step, either way."""
     folder = shutil.copytree(small / PROM, tmp_path / "prometheus")
     doc = _yaml(folder / "rules.yml")
-    rule = next(r for g in doc["groups"] for r in g["rules"] if r.get("alert") == alert)
+    rule = next(r for g in doc["groups"] for r in g["rules"]
+                if r.get("alert") == alert and r["labels"].get("long") == window)
     minutes = _minutes(rule["for"])
-    rule["for"] = f"{minutes - 1 if change == 'shorter' else minutes + 1}m"
+    rule["for"] = f"{minutes - step if change == 'shorter' else minutes + step}m"
     (folder / "rules.yml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    result = run_tool(["promtool", "test", "rules", "tests/alerts_test.yml"], cwd=folder)
+    result = run_tool(["promtool", "test", "rules", *_test_files(folder)], cwd=folder)
     assert result.returncode != 0, "promtool passed although the rule's `for` no longer matches the tests"
     assert f"alertname: {alert}" in result.stdout + result.stderr
 
@@ -468,7 +502,7 @@ def test_names_only_reach_artifacts_through_serialisers(small):
     assert name in _jobs(small)
     alerts = _alerts(small, name)
     assert alerts and all(f"{{job={json.dumps(name)}" in a["expr"] for a in alerts)
-    result = run_tool(["promtool", "test", "rules", "tests/alerts_test.yml"], cwd=small / PROM)
+    result = run_tool(["promtool", "test", "rules", *_test_files(small / PROM)], cwd=small / PROM)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(load_yaml_docs(small / "docker-compose.monitoring.yml")) == 1
 
@@ -491,5 +525,5 @@ def test_update_follows_the_architecture_and_keeps_user_edits(tmp_path):
     fast = next(a for a in _alerts(dest, name) if a["alert"] == "ErrorBudgetBurn" and a["labels"]["long"] == "1h")
     assert fast["expr"].endswith("> 0.144")  # 14.4 x (1 - 0.99)
     assert am.read_text(encoding="utf-8").endswith("# our on-call rota lives in the wiki\n")
-    result = run_tool(["promtool", "test", "rules", "tests/alerts_test.yml"], cwd=dest / PROM)
+    result = run_tool(["promtool", "test", "rules", *_test_files(dest / PROM)], cwd=dest / PROM)
     assert result.returncode == 0, result.stdout + result.stderr
