@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from . import blueprints as catalogue
-from . import template_repo
+from . import copier_runtime, template_repo
 from .errors import PhasekitError
 from .model import Architecture
 
@@ -111,7 +111,7 @@ def render_to(tmp: Path, arch: Architecture, blueprint: str, source: Source, ext
     copier = _copier()
     data = {"blueprint": blueprint, "architecture": arch, **(extra or {})}
     plain = source.plain()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), copier_runtime.rendering_into_scratch():
         warnings.simplefilter("ignore")  # DirtyLocalWarning and friends: we report our own way
         try:
             copier.run_copy(
@@ -247,7 +247,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                     checkpoint()  # the next blueprint's copier update needs a clean tree
                 continue
             kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), copier_runtime.shared_compiles():
                 warnings.simplefilter("ignore")
                 try:
                     # Worker, not run_update: only the Worker takes the new template's source. The old
