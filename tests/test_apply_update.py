@@ -442,3 +442,39 @@ def test_update_where_one_blueprint_only_refreshes_its_answers(tmp_path):
     changed = git(repo, "status", "--porcelain")
     assert ".copier-answers.health.yml" in changed and "monitoring/prometheus/rules.yml" in changed
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_a_users_git_config_cannot_break_or_hook_into_phasekits_commits(tmp_path, monkeypatch):
+    """Signing required (with a gpg that always fails) and a post-commit hook, in the user's global git
+    config: the template cache and the temporary commits of `update` still work, and the hook does not run
+    in the user's repository."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    ran = tmp_path / "hook-ran"
+    hook = hooks / "post-commit"
+    hook.write_text(f"#!/bin/sh\npwd >> '{ran}'\n")
+    hook.chmod(0o755)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[commit]\n\tgpgsign = true\n[tag]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
+                      f"[core]\n\thooksPath = {hooks}\n")
+    repo = _committed_repo(tmp_path, ["adr", "health"])  # committed before the hostile config applies
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "fresh-cache"))  # built under that config
+    with pytest.raises(subprocess.CalledProcessError):  # the config really does break a plain commit
+        git(repo, "commit", "-q", "--allow-empty", "-m", "signed?")
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "-c", "commit.gpgsign=false", "-c", f"core.hooksPath={tmp_path / 'none'}", "commit", "-qam", "billing")
+    head = git(repo, "rev-parse", "HEAD")
+    # A timeout: with tag.gpgsign on, a plain `git tag` turns into a signed one and waits in an editor.
+    result = subprocess.run([sys.executable, "-m", "phasekit.cli", "update", "--dest", str(repo),
+                             "--arch", str(repo / "architecture.yaml")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "billing" in (repo / "health" / "services.json").read_text()
+    assert git(repo, "rev-parse", "HEAD") == head
+    # copier's own scratch repositories (old_copy, new_copy) do run the user's global hooks; the user's
+    # repository, where phasekit commits and resets, must not see them.
+    ran_in = ran.read_text().split() if ran.exists() else []
+    assert str(repo) not in ran_in, "a post-commit hook ran on phasekit's temporary commit"

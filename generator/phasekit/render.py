@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import warnings
@@ -19,7 +18,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from . import blueprints as catalogue
-from . import copier_runtime, template_repo
+from . import copier_runtime, gitcmd, template_repo
 from .errors import PhasekitError
 from .model import Architecture
 
@@ -59,18 +58,12 @@ _PLAIN_ROOT: list[tempfile.TemporaryDirectory[str]] = []  # removed when the pro
 
 
 def _extract(repo: Path, ref: str) -> tuple[Path, str]:
-    def git(*args: str) -> bytes:
-        result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
-        if result.returncode != 0:
-            raise PhasekitError(f"template {repo} at {ref}: {result.stderr.decode(errors='replace').strip()}")
-        return result.stdout
-
-    commit = git("describe", "--tags", "--always", ref).decode().strip()  # what copier records
+    commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
     if not _PLAIN_ROOT:
         _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
     folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
     folder.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(git("archive", "--format=tar", ref))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
         archive.extractall(folder, filter="data")
     return folder, commit
 
@@ -277,14 +270,6 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
 
 
 BASE_MARKER = "phasekit-update-base"
-_IDENTITY = ["-c", "user.name=phasekit", "-c", "user.email=phasekit@localhost", "-c", "commit.gpgsign=false"]
-
-
-def _git(dest: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(dest), *_IDENTITY, *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise PhasekitError(f"git {args[0]} failed in {dest}: {result.stderr.strip().splitlines()[-1:] or result.returncode}")
-    return result.stdout.strip()
 
 
 @contextlib.contextmanager
@@ -293,14 +278,14 @@ def _update_session(dest: Path) -> Iterator[Callable[[], None]]:
     temporary commit; at the end HEAD returns to where it was and every change is left in the work tree
     (no commit on the user's behalf). A failure restores the repo as it was; a killed process leaves the
     base in .git/phasekit-update-base for `phasekit update --abort`."""
-    base = _git(dest, "rev-parse", "HEAD")
-    marker = Path(_git(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+    base = gitcmd.run(dest, "rev-parse", "HEAD")
+    marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
     marker.write_text(base + "\n")
 
     def checkpoint() -> None:
-        _git(dest, "add", "-A", "--", ".")
-        if _git(dest, "status", "--porcelain", "--", "."):
-            _git(dest, "commit", "-q", "--no-verify", "-m", "phasekit update (temporary)")
+        gitcmd.run(dest, "add", "-A", "--", ".")
+        if gitcmd.run(dest, "status", "--porcelain", "--", "."):
+            gitcmd.run(dest, "commit", "-q", "--no-verify", "-m", "phasekit update (temporary)")
 
     try:
         yield checkpoint
@@ -308,19 +293,19 @@ def _update_session(dest: Path) -> Iterator[Callable[[], None]]:
         _restore(dest, base)
         marker.unlink(missing_ok=True)
         raise
-    _git(dest, "reset", "-q", base)  # keeps every change in the work tree, unstaged
+    gitcmd.run(dest, "reset", "-q", base)  # keeps every change in the work tree, unstaged
     marker.unlink(missing_ok=True)
 
 
 def _restore(dest: Path, base: str) -> None:
-    _git(dest, "reset", "-q", "--hard", base)
-    _git(dest, "clean", "-q", "-f", "-d", "--", ".")  # the tree was clean when the update began
+    gitcmd.run(dest, "reset", "-q", "--hard", base)
+    gitcmd.run(dest, "clean", "-q", "-f", "-d", "--", ".")  # the tree was clean when the update began
 
 
 def abort_update(dest: Path) -> str:
     """Undo an update that was killed half-way: back to the commit it started from."""
     try:
-        marker = Path(_git(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+        marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
     except PhasekitError:
         raise PhasekitError(f"{dest} is not in a git repository") from None
     if not marker.is_file():
@@ -332,11 +317,12 @@ def abort_update(dest: Path) -> str:
 
 
 def _require_clean_git(dest: Path) -> None:
-    status = subprocess.run(["git", "-C", str(dest), "status", "--porcelain"], capture_output=True, text=True, check=False)
-    if status.returncode != 0:
-        raise PhasekitError(f"{dest} is not in a git repository; `phasekit update` merges through git: run git init and commit first")
-    if status.stdout.strip():
-        changed = status.stdout.splitlines()
+    try:
+        status = gitcmd.run_bytes(dest, "status", "--porcelain").decode(errors="replace")
+    except PhasekitError:
+        raise PhasekitError(f"{dest} is not in a git repository; `phasekit update` merges through git: run git init and commit first") from None
+    if status.strip():
+        changed = status.splitlines()
         raise PhasekitError(
             f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them first"
         )

@@ -12,14 +12,13 @@ See docs/adr/0002-offline-template-versions.md.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from . import __version__
+from . import __version__, gitcmd
 from .errors import PhasekitError
 from .resources import template_root
 
@@ -50,20 +49,9 @@ def shipped_bundle() -> Path:
     return Path(__file__).resolve().parent / "template-history.bundle"
 
 
-def _git(repo: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
-    full_env = {**os.environ, **_FIXED_IDENTITY, **(env or {})}
-    full_env.pop("GIT_DIR", None)
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=full_env, input=input, check=False
-    )
-    if result.returncode != 0:
-        raise PhasekitError(f"git {' '.join(args[:2])} failed in {repo}: {result.stderr.strip().splitlines()[-1:]}")
-    return result.stdout.strip()
-
-
 def _tags(repo: Path) -> dict[str, str]:
     """tag -> tree hash."""
-    out = _git(repo, "for-each-ref", "--format=%(refname:short) %(tree)", "refs/tags")
+    out = gitcmd.run(repo, "for-each-ref", "--format=%(refname:short) %(tree)", "refs/tags")
     pairs = (line.split() for line in out.splitlines() if line.strip())
     return {tag: tree for tag, tree in pairs}
 
@@ -81,10 +69,10 @@ def ensure(root: Path | None = None, version: str = __version__) -> TemplateSour
     root = root or template_root()
     if not (repo / ".git").exists():
         repo.mkdir(parents=True, exist_ok=True)
-        _git(repo, "init", "-q", "-b", "main")
+        gitcmd.run(repo, "init", "-q", "-b", "main")
     bundle = shipped_bundle()
     if bundle.is_file():
-        _git(repo, "fetch", "-q", str(bundle), "+refs/tags/*:refs/tags/*")
+        gitcmd.run(repo, "fetch", "-q", str(bundle), "+refs/tags/*:refs/tags/*")
     tree = _tree_of(repo, root)
     tags = _tags(repo)
     for tag, tag_tree in sorted(tags.items(), key=lambda kv: _version_of(kv[0]), reverse=True):
@@ -94,11 +82,11 @@ def ensure(root: Path | None = None, version: str = __version__) -> TemplateSour
     parents: list[str] = []
     if tags:
         newest = max(tags, key=_version_of)
-        parents = ["-p", _git(repo, "rev-parse", f"{newest}^{{commit}}")]
-    commit = _git(repo, "commit-tree", tree, *parents, "-m", f"phasekit template {tag}")
-    _git(repo, "tag", tag, commit)
-    _git(repo, "update-ref", "refs/heads/main", commit)
-    _git(repo, "reset", "-q", "--hard", "main")
+        parents = ["-p", gitcmd.run(repo, "rev-parse", f"{newest}^{{commit}}")]
+    commit = gitcmd.run(repo, "commit-tree", tree, *parents, "-m", f"phasekit template {tag}", env=_FIXED_IDENTITY)
+    gitcmd.run(repo, "tag", tag, commit)
+    gitcmd.run(repo, "update-ref", "refs/heads/main", commit)
+    gitcmd.run(repo, "reset", "-q", "--hard", "main")
     return TemplateSource(configured, tag)
 
 
@@ -117,11 +105,11 @@ def _tree_of(repo: Path, root: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(root)}
         paths = [p for p in TEMPLATE_PATHS if (root / p).exists()]
-        _git(repo, "--work-tree", str(root), "add", "-A", "--force", "--", *paths, env=env)
+        gitcmd.run(repo, "--work-tree", str(root), "add", "-A", "--force", "--", *paths, env=env)
         # Never snapshot caches a test run may have left in the source tree.
-        _git(repo, "--work-tree", str(root), "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--",
+        gitcmd.run(repo, "--work-tree", str(root), "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--",
              "*__pycache__*", "*.pyc", env=env)
-        return _git(repo, "write-tree", env=env)
+        return gitcmd.run(repo, "write-tree", env=env)
 
 
 def write_bundle(dest: Path) -> None:
@@ -130,4 +118,4 @@ def write_bundle(dest: Path) -> None:
     tags = list(_tags(repo))
     if not tags:
         raise PhasekitError("no template versions in the cache yet")
-    _git(repo, "bundle", "create", str(dest.resolve()), *[f"refs/tags/{t}" for t in tags])
+    gitcmd.run(repo, "bundle", "create", str(dest.resolve()), *[f"refs/tags/{t}" for t in tags])
