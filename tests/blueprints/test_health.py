@@ -70,35 +70,8 @@ def http_server() -> Iterator[int]:
 
 
 @contextmanager
-def tcp_listener() -> Iterator[int]:
-    """A raw socket server: accepts connections and closes them (a socket service such as the MIME server)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    stop = threading.Event()
-
-    def serve() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-                conn.close()
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(1)
-        sock.close()
-
-
-@contextmanager
-def hanging_server() -> Iterator[int]:
-    """Accepts TCP connections and never answers: an HTTP check must give up by itself."""
+def _socket_server(hold: bool) -> Iterator[int]:
+    """A raw TCP server on loopback that accepts connections and closes them, or holds them unanswered."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
@@ -110,9 +83,12 @@ def hanging_server() -> Iterator[int]:
         while not stop.is_set():
             try:
                 conn, _ = sock.accept()
-                held.append(conn)
             except OSError:
                 continue
+            if hold:
+                held.append(conn)
+            else:
+                conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -124,6 +100,16 @@ def hanging_server() -> Iterator[int]:
         for conn in held:
             conn.close()
         sock.close()
+
+
+def tcp_listener():
+    """Accepts connections and closes them (a socket service such as the MIME server)."""
+    return _socket_server(hold=False)
+
+
+def hanging_server():
+    """Accepts TCP connections and never answers: an HTTP check must give up by itself."""
+    return _socket_server(hold=True)
 
 
 def closed_port() -> int:
