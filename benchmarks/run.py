@@ -33,7 +33,12 @@ from phasekit import model  # noqa: E402
 
 
 def synthetic_compose(n: int) -> dict:
-    """n services: http apps in a dependency chain, every fifth a worker, plus postgres and redis."""
+    """n services: http apps in a dependency chain on postgres, every fifth a worker on redis.
+
+    Each worker is fed by the app before it (a depends_on edge), so the events blueprint sees n/5
+    producer -> consumer edges. Had every app and every worker shared redis, the shared-queue rule
+    would pair each app with each worker: n^2/25 topics, an output that grows with edges, not services.
+    """
     services: dict[str, dict] = {
         "postgres": {"image": "postgres:16", "volumes": ["pg:/var/lib/postgresql/data"]},
         "redis": {"image": "redis:7.4"},
@@ -41,9 +46,10 @@ def synthetic_compose(n: int) -> dict:
     for i in range(n):
         name = f"svc_{i:04d}"
         svc: dict = {"image": f"registry.example.com/{name}:1.0.{i}", "environment": {"LOG_LEVEL": "info"},
-                     "depends_on": ["postgres" if i % 2 else "redis"]}
+                     "depends_on": ["postgres"]}
         if i % 5 == 4:
             svc["command"] = ["python", "-m", "worker"]
+            svc["depends_on"] = ["redis"]
         else:
             svc["ports"] = [f"{8000 + i % 1000}"]
             if i:
