@@ -298,3 +298,44 @@ def test_adr_sections(text: str, missing: list[str]) -> None:
     from phasekit.check.validators.adr import missing_sections
 
     assert missing_sections(text) == missing
+
+
+_COMPOSE_WITH_ENV_FILE = """services:
+  api:
+    image: example/api:1.0
+    env_file: [.env, defaults.env]
+    ports: ["{port}"]
+  worker:
+    image: example/api:1.0
+    env_file:
+      - path: local.env
+        required: false
+"""
+
+
+def _compose_result(folder: Path, name: str) -> check.Result:
+    report = check.run(folder, validators=["compose-config"])
+    return next(r for r in report.results if r.artifact == name)
+
+
+def test_a_git_ignored_env_file_is_checked_as_optional_and_said(tmp_path: Path) -> None:
+    """A team's .env is usually absent from a checkout: the compose file passes with a note naming it (an
+    override merged onto it too), the overlay never hides another error, and with the files there, no note."""
+    _require("compose-config")
+    (tmp_path / "defaults.env").write_text("LOG_LEVEL=info\n")
+    (tmp_path / "docker-compose.yml").write_text(_COMPOSE_WITH_ENV_FILE.format(port="8000:8000"))
+    (tmp_path / "docker-compose.override.yml").write_text("services:\n  api:\n    env_file: [extra.env]\n")
+    result = _compose_result(tmp_path, "docker-compose.yml")
+    assert result.status is Status.PASSED, result.message
+    assert "env_file .env not found: checked as optional" in result.message
+    override = _compose_result(tmp_path, "docker-compose.override.yml")  # merged onto the base
+    assert override.status is Status.PASSED and ".env, extra.env not found" in override.message, override.message
+    (tmp_path / "docker-compose.yml").write_text(_COMPOSE_WITH_ENV_FILE.format(port="70000:8000"))
+    broken = _compose_result(tmp_path, "docker-compose.yml")
+    assert broken.status is Status.FAILED and "70000" in broken.message, broken.message
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "defaults.env").write_text("B=2\n")
+    (tmp_path / "extra.env").write_text("C=3\n")
+    (tmp_path / "docker-compose.yml").write_text(_COMPOSE_WITH_ENV_FILE.format(port="8000:8000"))
+    present = _compose_result(tmp_path, "docker-compose.yml")
+    assert present.status is Status.PASSED and "env_file" not in present.message, present.message

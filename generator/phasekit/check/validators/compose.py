@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .._core import Artifact, Context, Result, Validator
 from .._inventory import Inventory
 
@@ -19,6 +21,7 @@ _TOP = {"version", "name", "services", "networks", "volumes", "configs", "secret
 STUB_IMAGE = "phasekit-check/stub:0"
 _probe_lock = threading.Lock()
 _probed: dict[str, list[str] | None] = {}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def is_compose(path: Path, doc: dict[Any, Any] | None) -> bool:
@@ -88,6 +91,58 @@ class Compose(Validator):
                             encoding="utf-8")
             files.insert(0, str(stub))
             note = f"override file: merged onto a stub base ({STUB_IMAGE} for {', '.join(artifact.get('stub'))})"
+        missing = _missing_env_files(artifact.path.parent, files)
+        if missing:
+            # A team's .env is usually git-ignored, so absent from a checkout: check the rest of the file
+            # with those env files optional (an overlay, as `docker compose -f` merges it), and say so.
+            overlay = ctx.tempdir("compose-") / "env-files.yaml"
+            overlay.write_text(_optional_env_files(artifact.path.parent, missing), encoding="utf-8")
+            files.append(str(overlay))
+            absent = sorted({e for entries in missing.values() for e, present in entries if not present})
+            note = "; ".join(filter(None, [note, f"env_file {', '.join(absent)} not found: checked as optional "
+                                                  "(create it before `docker compose up`)"]))
         argv = [*cmd, "--project-directory", ".", *[a for f in files for a in ("-f", f)], "config", "--quiet"]
         proc = ctx.run(argv, cwd=artifact.path.parent)
         return self.from_proc(artifact, proc, note)
+
+
+def _env_entries(service: Any) -> list[tuple[str, bool]]:
+    """(path, required) of a service's env_file, in any of its spellings."""
+    value = service.get("env_file") if isinstance(service, dict) else None
+    items = [value] if isinstance(value, (str, dict)) else value if isinstance(value, list) else []
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, True))
+        elif isinstance(item, dict) and isinstance(item.get("path"), str):
+            out.append((item["path"], item.get("required", True) is not False))
+    return out
+
+
+def _missing_env_files(folder: Path, files: list[str]) -> dict[str, list[tuple[str, bool]]]:
+    """service -> [(env file, exists)] for the services of these compose files with a required env file
+    that is not there. Paths holding `$` are left to compose (they are interpolated)."""
+    entries: dict[str, list[tuple[str, bool]]] = {}
+    for name in files:
+        try:
+            doc = yaml.load((folder / name).read_text(encoding="utf-8"), Loader=_Loader)
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            return {}  # compose will say what is wrong with the file itself
+        for service, body in ((doc or {}).get("services") or {}).items() if isinstance(doc, dict) else ():
+            merged = entries.setdefault(str(service), [])  # `-f` files append to a service's env_file
+            merged += [entry for entry in _env_entries(body) if entry not in merged]
+    missing = {}
+    for service, found in entries.items():
+        if any(req and "$" not in p and not (folder / p).exists() for p, req in found):
+            missing[service] = [(p, (folder / p).exists() or "$" in p) for p, _ in found]
+    return missing
+
+
+def _optional_env_files(folder: Path, missing: dict[str, list[tuple[str, bool]]]) -> str:
+    """A compose overlay replacing each such service's env_file list with the same files, absent ones optional."""
+    lines = ["services:"]
+    for service, entries in sorted(missing.items()):
+        lines += [f"  {json.dumps(service)}:", "    env_file: !override"]
+        for path, present in entries:
+            lines += [f"      - path: {json.dumps(str(folder / path))}", f"        required: {'true' if present else 'false'}"]
+    return "\n".join(lines) + "\n"
