@@ -504,3 +504,22 @@ def test_docker_healthcheck_uses_the_health_checkers_probe_modes(tf_out) -> None
     assert '"/healthcheck/healthcheck.sh", "readiness"]' not in text
     health_sh = (REPO / "blueprints" / "health" / "health" / "healthcheck.sh").read_text()
     assert "healthcheck.sh http URL" in health_sh and "healthcheck.sh tcp HOST PORT" in health_sh
+
+
+def test_an_unpinned_image_is_flagged_where_it_must_be_pinned_and_refused_until_it_is(tmp_path):
+    """A service running an untagged image: the tfvars say so above its entry, terraform refuses to plan
+    it with the module's message, and pinning the tag there is all it takes."""
+    arch = _arch("insights", "docker")
+    arch["services"].append({"name": "flower", "image": "mher/flower", "ports": [{"port": 5555}]})
+    render_arch(copy.deepcopy(arch), tmp_path / "out", "terraform")
+    text = (tmp_path / "out" / "terraform" / "terraform.tfvars").read_text(encoding="utf-8")
+    flagged = re.findall(r"# architecture.yaml runs (\S+) unpinned", text)
+    assert flagged == ["mher/flower"], flagged  # the pinned and the built images are not flagged
+    assert text.index("runs mher/flower unpinned") < text.index('"flower" = {')
+    work = provider_free_copy(tmp_path / "out" / "terraform", tmp_path / "free")
+    proc = plan(work, "environments/dev.tfvars")
+    assert proc.returncode != 0 and "The image must be pinned" in " ".join((proc.stdout + proc.stderr).split())
+    tfvars = work / "terraform.tfvars"
+    tfvars.write_text(tfvars.read_text(encoding="utf-8").replace('"mher/flower"', '"mher/flower:2.0"'), encoding="utf-8")
+    proc = plan(work, "environments/dev.tfvars")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
