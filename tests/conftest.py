@@ -71,5 +71,10 @@ def run_tool(argv: list[str], cwd: Path | None = None, timeout: int = 300) -> su
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def tree_of(folder: Path) -> dict[str, bytes]:
+    """Every file below folder (outside .git) -> its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
 def load_yaml_docs(path: Path) -> list:
     return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]

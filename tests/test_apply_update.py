@@ -16,7 +16,7 @@ from phasekit import model, render, template_repo
 from phasekit.errors import PhasekitError
 from phasekit.resources import template_root
 
-from conftest import REPO
+from conftest import REPO, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 ADR = Path("docs/architecture/decisions")
@@ -29,10 +29,6 @@ def phasekit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def git(repo: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
-
-
-def tree_of(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
 
 
 def test_apply_writes_adr_records_and_answers(tmp_path):

@@ -9,12 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, tree_of
 from phasekit import blueprints, copier_runtime, model, render
-
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_every_blueprint_renders_the_same_bytes_with_and_without_the_speedups(tmp_path, monkeypatch, template_source):
@@ -26,7 +22,7 @@ def test_every_blueprint_renders_the_same_bytes_with_and_without_the_speedups(tm
     monkeypatch.setattr(copier_runtime, "rendering_into_scratch", contextlib.nullcontext)
     plain = tmp_path / "plain"
     render.apply(arch, plain, names, template_source)
-    fast_tree, plain_tree = _tree(fast), _tree(plain)
+    fast_tree, plain_tree = tree_of(fast), tree_of(plain)
     assert len(fast_tree) > 50
     assert fast_tree == plain_tree
 
@@ -40,14 +36,15 @@ def test_a_repeated_yield_path_still_renders_one_file_per_item(tmp_path, templat
         assert envs == sorted(f"{e}.tfvars" for e in arch["environments"]), attempt
 
 
-def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt_cache(tmp_path, template_source):
+def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt_cache(tmp_path, monkeypatch,
+                                                                                         template_source):
     """Compiled code kept on disk (next to the template cache) gives the same bytes in a new process, and an
     entry that cannot be read (truncated, garbage) is compiled again, never trusted."""
     arch_file = REPO / "examples" / "insights" / "architecture.yaml"
     names = [b.name for b in blueprints.available() if b.phase]
     plain = tmp_path / "plain"
-    with copier_runtime._replaced(copier_runtime, "rendering_into_scratch", contextlib.nullcontext):
-        render.apply(model.load(arch_file), plain, names, template_source)
+    monkeypatch.setattr(copier_runtime, "rendering_into_scratch", contextlib.nullcontext)  # the reference
+    render.apply(model.load(arch_file), plain, names, template_source)
     cache = copier_runtime._disk_cache()
     assert cache is not None and cache.is_relative_to(Path(os.environ["PHASEKIT_TEMPLATE_CACHE"]).parent)
 
@@ -55,7 +52,7 @@ def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt
         result = subprocess.run([sys.executable, "-m", "phasekit.cli", "apply", "--all", "--arch", str(arch_file),
                                  "--dest", str(dest)], capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        return _tree(dest)
+        return tree_of(dest)
 
     first = apply_in_a_new_process(tmp_path / "first")
     entries = sorted(cache.glob("*.code"))
@@ -64,4 +61,4 @@ def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt
     for i, entry in enumerate(entries):  # spoil every entry: half truncated, half garbage
         entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 2] if i % 2 else b"\x00not marshal")
     spoiled = apply_in_a_new_process(tmp_path / "spoiled")
-    assert _tree(plain) == first == second == spoiled
+    assert tree_of(plain) == first == second == spoiled

@@ -106,9 +106,7 @@ def _memoised_environment(base: type) -> type:
         memoised = True
 
         def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: A003
-            if not isinstance(source, str):  # an AST: compile as is
-                return super().compile(source, name, filename, raw, defer_init)
-            if raw:
+            if raw or not isinstance(source, str):  # Python source wanted, or an AST: compile as is
                 return super().compile(source, name, filename, raw, defer_init)
             key = (source, name, filename, defer_init, _fingerprint(self))
             code = _COMPILED.get(key)

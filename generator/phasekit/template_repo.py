@@ -25,10 +25,10 @@ from .resources import template_root
 TEMPLATE_PATHS = ("copier.yml", "blueprints", "schemas")
 DEFAULT_CACHE = "~/.cache/phasekit/template"
 _FIXED_IDENTITY = {
-    "GIT_AUTHOR_NAME": "phasekit",
-    "GIT_AUTHOR_EMAIL": "phasekit@localhost",
-    "GIT_COMMITTER_NAME": "phasekit",
-    "GIT_COMMITTER_EMAIL": "phasekit@localhost",
+    "GIT_AUTHOR_NAME": gitcmd.IDENTITY["name"],
+    "GIT_AUTHOR_EMAIL": gitcmd.IDENTITY["email"],
+    "GIT_COMMITTER_NAME": gitcmd.IDENTITY["name"],
+    "GIT_COMMITTER_EMAIL": gitcmd.IDENTITY["email"],
     "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+0000",
     "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+0000",
 }

@@ -17,8 +17,9 @@ def from_compose(files: list[Path], repo: Path, warn: Callable[[str], None]) -> 
     if len(renamed) > 5:  # one line, not one per service, for a large system
         examples = ", ".join(f"'{item['name']}' is '{item['id']}'" for item in renamed[:3])
         warn(f"{len(renamed)} names are changed for Kubernetes, Helm and Terraform (DNS-1123), e.g. {examples}")
-    for item in renamed if len(renamed) <= 5 else []:
-        warn(f"'{item['name']}' is named '{item['id']}' in Kubernetes, Helm and Terraform (DNS-1123)")
+    else:
+        for item in renamed:
+            warn(f"'{item['name']}' is named '{item['id']}' in Kubernetes, Helm and Terraform (DNS-1123)")
     return arch
 
 

@@ -14,14 +14,13 @@ from typing import Any
 import yaml
 
 from .._core import Artifact, Context, Result, Validator
-from .._inventory import Inventory
+from .._inventory import Inventory, _Loader
 
 _NAME = re.compile(r"^(docker-)?compose([.-][\w.-]+)?\.ya?ml$|\.compose\.ya?ml$")
 _TOP = {"version", "name", "services", "networks", "volumes", "configs", "secrets", "include", "models"}
 STUB_IMAGE = "phasekit-check/stub:0"
 _probe_lock = threading.Lock()
 _probed: dict[str, list[str] | None] = {}
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def is_compose(path: Path, doc: dict[Any, Any] | None) -> bool:
