@@ -32,8 +32,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 
 
@@ -51,6 +49,8 @@ def _fingerprint(env: Any) -> tuple[Any, ...]:
 
 @functools.cache
 def _disk_cache() -> Path | None:
+    import jinja2  # here, not at import: `phasekit --help` loads this module and never renders
+
     from .template_repo import cache_location
 
     folder = cache_location()[1].parent / "jinja" / f"py{sys.version_info[0]}.{sys.version_info[1]}-jinja{jinja2.__version__}"
