@@ -37,7 +37,8 @@ def test_defaults_are_filled():
     arch = model.validate(copy.deepcopy(MINIMAL))
     svc = arch["services"][0]
     assert svc["id"] == "api" and svc["kind"] == "http" and svc["replicas"] == 1
-    assert svc["ports"][0] == {"port": 8080, "protocol": "TCP", "name": "http"}
+    assert svc["ports"][0] == {"port": 8080, "protocol": "TCP", "name": "http", "app_protocol": "http"}
+    assert (svc["workload"], svc["scalable"], svc["volumes"]) == ("deployment", True, [])
     assert svc["health"]["liveness"] == {"type": "http", "path": "/health/live", "port": 8080}
     assert svc["health"]["readiness"]["path"] == "/health/ready"
     assert arch["environments"] == ["dev", "staging", "prod"]

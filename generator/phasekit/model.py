@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from .errors import ModelError
+from . import derive
 from .resources import schema_path
 
 Architecture = dict[str, Any]
@@ -153,6 +154,11 @@ def normalise(data: dict[str, Any]) -> Architecture:
         store.setdefault("managed", False)
         if "port" not in store and store["engine"] in DATASTORE_PORTS:
             store["port"] = DATASTORE_PORTS[store["engine"]]
+        store.setdefault("ports", [{"port": store["port"]}] if "port" in store else [])
+        if "port" in store and store["port"] not in [p["port"] for p in store["ports"]]:
+            store["ports"].insert(0, {"port": store["port"]})
+        _name_ports({"kind": "tcp", "ports": store["ports"]})
+        derive.fill_datastore(store)
     for net in arch["networks"]:
         net.setdefault("id", dns_id(net["name"]))
         net.setdefault("zone", "private")
@@ -187,37 +193,49 @@ def _normalise_service(svc: dict[str, Any]) -> None:
     svc["resources"] = {**DEFAULT_RESOURCES, **svc.get("resources", {})}
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
     _name_ports(svc)
+    derive.fill_service(svc)
     health = svc.setdefault("health", {})
     health.setdefault("declared", False)
-    first_port = svc["ports"][0]["port"] if svc["ports"] else None
-    for probe_name, default in _default_probes(kind, first_port, svc.get("framework")).items():
+    probe_port, speaks_http = derive.served_probe_port(svc["ports"])
+    first_port = probe_port["port"] if probe_port else None
+    built = "build" in svc or "image" not in svc  # an image without a build is somebody else's
+    defaults = _default_probes(kind, first_port, svc.get("framework"), speaks_http, built)
+    for probe_name, default in defaults.items():
         probe = health.setdefault(probe_name, default)
         if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
             probe["port"] = first_port
 
 
 def _name_ports(svc: dict[str, Any]) -> None:
-    prefix = {"grpc": "grpc", "tcp": "tcp"}.get(svc["kind"], "http")
+    """Each port says what it speaks (derive.app_protocol) and is named after it: `http`, `smtp-25`, `udp-10000`."""
     used: set[str] = {p["name"] for p in svc["ports"] if "name" in p}
-    for index, port in enumerate(svc["ports"]):
+    for port in svc["ports"]:
         port.setdefault("protocol", "TCP")
+        port.setdefault("app_protocol", derive.app_protocol(port, svc["kind"]))
         if "name" not in port:
-            name = prefix if index == 0 and prefix not in used else f"{prefix}-{port['port']}"
-            if port["protocol"] == "UDP":
-                name = f"udp-{port['port']}"
-            port["name"] = name
-            used.add(name)
+            port["name"] = derive.port_name(port["app_protocol"], port["port"], used)
+            used.add(port["name"])
 
 
 # Frameworks that already serve a health endpoint of their own, at a fixed path.
 FRAMEWORK_HEALTH_PATHS = {"streamlit": "/_stcore/health"}
 
 
-def _default_probes(kind: str, port: int | None, framework: str | None = None) -> dict[str, dict[str, Any]]:
+def _default_probes(
+    kind: str, port: int | None, framework: str | None = None, speaks_http: bool = True, built: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Probes when the compose file declared none: HTTP only on a port that speaks HTTP, TCP on another TCP
+    port, the heartbeat checker only in an image we build (it ships in that image), else none."""
+    none = {name: {"type": "none"} for name in ("liveness", "readiness", "startup")}
     if kind == "cron":
-        return {name: {"type": "none"} for name in ("liveness", "readiness", "startup")}
+        return none
     if kind == "worker" or port is None:
+        if not built:
+            return none  # a third-party image has no heartbeat checker, and may have no shell
         return {name: {"type": "exec", "command": [*WORKER_PROBE_COMMAND, name]} for name in ("liveness", "readiness", "startup")}
+    if not speaks_http or (not built and framework not in FRAMEWORK_HEALTH_PATHS):
+        # A third-party image serves no /health/live of ours: that it accepts connections is what we know.
+        return {name: {"type": "tcp", "port": port} for name in ("liveness", "readiness", "startup")}
     if kind in HTTP_KINDS and framework in FRAMEWORK_HEALTH_PATHS:
         path = FRAMEWORK_HEALTH_PATHS[framework]
         return {name: {"type": "http", "path": path, "port": port} for name in ("liveness", "readiness", "startup")}

@@ -198,7 +198,9 @@ def test_networks_zones_static_addresses_and_volumes(shop):
         "core": ("private", True, "10.2.0.0/24"), "edge": ("public", False, "10.1.0.0/24")}
     front = svc(arch, "web_front")
     assert front["static_ips"] == {"edge": "10.1.0.5"} and front["zone"] == "public"
-    assert svc(arch, "jobs")["writable_paths"] == ["/var/scratch"]
+    jobs = svc(arch, "jobs")
+    assert jobs["volumes"] == [{"target": "/var/scratch", "type": "data", "source": "scratch"}]
+    assert (jobs["workload"], jobs["scalable"]) == ("statefulset", False)  # a single writer of its volume
     db = next(d for d in arch["datastores"] if d["name"] == "db")
     assert db["persistent"] is True and db["static_ips"] == {"core": "10.2.0.9"} and db["version"] == "16"
 

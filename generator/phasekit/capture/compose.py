@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from ..errors import ModelError
 from ..model import DATASTORE_PORTS, dns_id
-from . import detect
+from . import detect, runtime
 
 # Datastore engines recognised from the image repository's last path component(s).
 DATASTORE_IMAGES = {
@@ -30,12 +30,23 @@ DATASTORE_IMAGES = {
     "minio": "minio", "mongo": "mongo", "mongodb": "mongo", "mongodb-community-server": "mongo",
     "kafka": "kafka", "cp-kafka": "kafka", "cp-server": "kafka", "redpanda": "kafka",
     "rabbitmq": "rabbitmq", "nats": "nats", "elasticsearch": "elasticsearch", "opensearch": "elasticsearch",
-    "zookeeper": "other", "cp-zookeeper": "other", "localstack": "s3",
+    "zookeeper": "zookeeper", "cp-zookeeper": "zookeeper", "localstack": "s3",
+    "clickhouse-server": "clickhouse", "clickhouse": "clickhouse", "cassandra": "cassandra", "scylla": "cassandra",
+    "influxdb": "influxdb", "etcd": "etcd", "couchdb": "couchdb", "neo4j": "neo4j", "pgvector": "postgres",
+    "bitnami/postgresql": "postgres", "bitnami/mysql": "mysql", "bitnami/redis": "redis", "bitnami/mongodb": "mongo",
+    "bitnami/kafka": "kafka", "bitnami/mariadb": "mariadb", "bitnami/elasticsearch": "elasticsearch",
+    "kafka-native": "kafka", "dragonfly": "redis", "garage": "s3", "seaweedfs": "s3",
 }
+# A vendor build of an engine (zulip/zulip-postgresql, tensorchord/pgvecto-rs, ...) names the engine in its repository.
+ENGINE_WORDS = [("postgres", "postgres"), ("pgvecto", "postgres"), ("mariadb", "mariadb"), ("mysql", "mysql"),
+                ("redis", "redis"), ("valkey", "redis"), ("memcached", "memcached"), ("mongo", "mongo"),
+                ("elasticsearch", "elasticsearch"), ("opensearch", "elasticsearch"), ("clickhouse", "clickhouse"),
+                ("rabbitmq", "rabbitmq"), ("minio", "minio"), ("zookeeper", "zookeeper"), ("cassandra", "cassandra")]
+# Environment keys whose value names a host. A bare word elsewhere (POSTGRES_DB: zulip) is not an edge.
+HOST_KEY = re.compile(r"(HOST|ADDR|ADDRESS|URL|URI|DSN|ENDPOINT|SERVER|SERVERS|BROKER|BROKERS|NODES|PEERS|UPSTREAM|BACKEND|_API|SERVICE)S?$", re.I)
 SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_KEY|SALT)", re.I)
 URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
 # A host in an environment value: the whole value, host:port, or the host of a URL.
-HOST_IN_VALUE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?::\d+)?$|://(?:[^/@\s]*@)?([A-Za-z0-9][A-Za-z0-9_.-]*)")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
@@ -121,9 +132,13 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         raw_spec = (raw.get("services") or {}).get(name, {})
         engine = _datastore_engine(spec.get("image"))
         if engine:
-            datastores.append(_datastore(name, engine, spec, raw_spec, networks, facts))
+            item = _datastore(name, engine, spec, raw_spec, networks, facts)
+            datastores.append(item)
         else:
-            services.append(_service(name, spec, raw_spec, base, repo, zones, facts, warn))
+            item = _service(name, spec, raw_spec, base, repo, zones, facts, warn)
+            item["one_shot"] = runtime.one_shot(name, spec, data["services"])
+            services.append(item)
+        _runtime(item, spec, raw_spec, base, repo, facts, warn)
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
     _address_references(data, [*services, *datastores], facts)
     for svc in services:
@@ -136,8 +151,38 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         "datastores": datastores,
         "networks": networks,
         "facts": facts,
+        "sources": {"compose": [_relative(f, repo).removeprefix("./") for f in files]},
     }
     return arch
+
+
+def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
+             facts: list, warn: Warn) -> None:
+    """Command, entrypoint, user, working dir, volumes and restart policy, as compose runs the container.
+    Commands come from the file as written (not interpolated): a `${VAR}` stays a reference, never a value."""
+    for key in ("entrypoint", "command"):
+        words = runtime.argv(raw_spec.get(key) if raw_spec.get(key) is not None else spec.get(key))
+        if words is not None:
+            item[key] = [w.replace("$$", "$") for w in words]
+    if spec.get("working_dir"):
+        item["working_dir"] = spec["working_dir"]
+    if spec.get("user") not in (None, ""):
+        item["user"] = str(spec["user"])
+    item["volumes"] = runtime.volumes(spec, base, repo.resolve())
+    for volume in item["volumes"]:
+        if "source" in volume and volume["type"] in ("config", "data") and volume["source"].startswith("/"):
+            warn(f"'{item['name']}': {volume['target']} is mounted from {volume['source']}, outside the repo; "
+                 "only its mount is kept (copy what it holds into the repo to carry it)")
+            volume["source"] = PurePosixPath(volume["source"]).name or "root"
+    host = [v["target"] for v in item["volumes"] if v["type"] == "host"]
+    if host:
+        facts.append({"kind": "not-portable", "subject": item["name"],
+                      "detail": f"mounts host paths ({', '.join(host)}): not available in a cluster"})
+    policy = runtime.restart(spec)
+    if policy:
+        item["restart"] = policy
+    if "writable_paths" in item:
+        item["writable_paths"] = []  # the volumes say it now, by kind
 
 
 def _name_references(svc: dict[str, Any], spec: dict[str, Any], names: set[str], warn: Warn) -> None:
@@ -145,12 +190,24 @@ def _name_references(svc: dict[str, Any], spec: dict[str, Any], names: set[str],
     declared or not: the edge is added, or a default-deny network policy would cut it."""
     found: dict[str, str] = {}
     for key, value in sorted(_as_mapping(spec.get("environment")).items()):
-        for host in (h for pair in HOST_IN_VALUE.findall(str(value or "")) for h in pair if h):
+        for host in _hosts_in(key, str(value or "")):
             if host in names and host != svc["name"] and host not in svc["depends_on"]:
                 found.setdefault(host, key)
     for host, key in sorted(found.items()):
         svc["depends_on"].append(host)
         warn(f"service '{svc['name']}' depends on '{host}' (reached through {key}, not declared in depends_on)")
+
+
+def _hosts_in(key: str, value: str) -> list[str]:
+    """Hosts an environment value reaches: the host of any URL (jdbc:postgresql://db:5432/x too), and, when the
+    key names a host (DB_HOST, REDIS_ADDR, KAFKA_BROKERS), each comma/space-separated host[:port] in it."""
+    hosts = [m for m in re.findall(r"://(?:[^/@\s]*@)?([A-Za-z0-9][A-Za-z0-9_.-]*)", value)]
+    if HOST_KEY.search(key) or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*:\d+", value.strip()):
+        for part in re.split(r"[,\s]+", value.strip()):
+            match = re.fullmatch(r"([A-Za-z][A-Za-z0-9_.-]*)(?::\d+)?", part)
+            if match:
+                hosts.append(match.group(1))
+    return hosts
 
 
 def _address_references(data: dict[str, Any], items: list[dict[str, Any]], facts: list) -> None:
@@ -190,7 +247,10 @@ def _datastore_engine(image: str | None) -> str | None:
     for key in (repo, repo.rsplit("/", 1)[-1]):
         if key in DATASTORE_IMAGES:
             return DATASTORE_IMAGES[key]
-    return None
+    last = repo.rsplit("/", 1)[-1]
+    if any(word in last for word in ("exporter", "admin", "ui", "commander", "insight", "backup", "proxy", "bouncer")):
+        return None  # a tool beside an engine (postgres-exporter, pgadmin, redis-commander), not the engine
+    return next((engine for word, engine in ENGINE_WORDS if word in last), None)
 
 
 def _attached(spec: dict[str, Any], known: set[str]) -> tuple[list[str], dict[str, str]]:
@@ -213,6 +273,9 @@ def _datastore(
     if tag and not tag.startswith("sha256:"):
         store["version"] = tag
     ports = _ports(spec)
+    if not ports:
+        ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
+    store["ports"] = ports
     numbers = [p["port"] for p in ports]
     if DATASTORE_PORTS.get(engine) in numbers or (not numbers and engine in DATASTORE_PORTS):
         store["port"] = DATASTORE_PORTS[engine]  # the protocol port, not a management UI beside it
@@ -221,6 +284,12 @@ def _datastore(
     attached, ips = _attached(spec, {n["name"] for n in networks})
     store["networks"], store["static_ips"] = attached, ips
     store["persistent"] = any(v.get("type") == "volume" for v in spec.get("volumes") or [])
+    env = _as_mapping(spec.get("environment"))
+    store["env"] = sorted(k for k, v in env.items() if not SECRET_NAME.search(k) and not _holds_password(v))
+    store["secrets"] = sorted(set(env) - set(store["env"]))
+    health = _health(spec, raw_spec, detect.Detected(), ports, name, store["secrets"], lambda _m: None)
+    if health:
+        store["health"] = health
     plain = sorted(k for k, v in _as_mapping(raw_spec.get("environment")).items()
                    if SECRET_NAME.search(k) and _is_literal(v))
     if plain:
@@ -256,6 +325,9 @@ def _service(
     ports = _ports(spec)
     if not ports and found.exposed:
         ports = [{"port": p} for p in found.exposed]
+    if not ports and image and not build:
+        ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
+    ports += _probed_ports(spec, ports)
     kind = _kind(spec, image, found, ports)
     svc["kind"] = kind
     svc["language"] = language or ("other" if kind == "gateway" else "unknown")
@@ -271,11 +343,12 @@ def _service(
     svc["replicas"] = int(replicas) if replicas is not None else 1
     svc["depends_on"] = sorted(spec.get("depends_on") or {})
     env, secrets = _environment(name, spec, raw_spec, base, facts, warn)
-    svc["env"], svc["secrets"] = env, secrets
+    svc["env"], svc["secrets"] = env, secrets  # the healthcheck may add a secret below
     resources = _resources(spec)
     if resources:
         svc["resources"] = resources
-    health = _health(spec, found, ports)
+    health = _health(spec, raw_spec, found, ports, name, secrets, warn)
+    svc["secrets"] = sorted(set(secrets))
     if health:
         svc["health"] = health
     elif kind != "cron":
@@ -346,6 +419,18 @@ def _ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _probed_ports(spec: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A healthcheck that calls http://localhost:PORT proves the service listens there, published or not."""
+    test = " ".join(map(str, (spec.get("healthcheck") or {}).get("test") or []))
+    known = {p["port"] for p in ports}
+    out = []
+    for match in HTTP_URL.finditer(test):
+        if match.group(1) and int(match.group(1)) not in known and 0 < int(match.group(1)) < 65536:
+            known.add(int(match.group(1)))
+            out.append({"port": int(match.group(1)), "protocol": "TCP"})
+    return out
+
+
 def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports: list[dict]) -> str:
     command = " ".join(map(str, spec.get("command") or [])) if isinstance(spec.get("command"), list) else str(spec.get("command") or "")
     if re.search(r"\b(cron|crond|supercronic)\b", command):
@@ -402,6 +487,10 @@ def _environment(
     return sorted(set(env_names) - set(secrets)), sorted(set(secrets))
 
 
+def _holds_password(value: Any) -> bool:
+    return isinstance(value, str) and bool(URL_WITH_PASSWORD.match(value))
+
+
 def _is_literal(raw: Any) -> bool:
     """A value written into the compose file itself, not taken from the environment (${VAR})."""
     return isinstance(raw, str) and raw != "" and "$" not in raw
@@ -455,17 +544,58 @@ def _duration(text: Any) -> int | None:
     return max(1, int(round(total))) if total else None
 
 
-def _health(spec: dict[str, Any], found: detect.Detected, ports: list[dict]) -> dict[str, Any] | None:
-    """The compose healthcheck (or the Dockerfile's) as the model's probes; None when there is none."""
+# Credentials written into a healthcheck command: `-psecret`, `--password=x`, `-a x` (redis-cli), a Bearer
+# token, a token= query, user:password@ in a URL. Each literal is replaced by a reference to a secret.
+HEALTH_CREDENTIALS = [
+    re.compile(r"(?P<pre>(?:^|\s)-p)(?P<value>[^\s'\"$]+)"),
+    re.compile(r"(?P<pre>--password[= ]['\"]?)(?P<value>[^\s'\"$]+)"),
+    re.compile(r"(?P<pre>(?:^|\s)-a\s+['\"]?)(?P<value>[^\s'\"$-][^\s'\"$]*)"),
+    re.compile(r"(?P<pre>Bearer\s+)(?P<value>[^\s'\"$]+)", re.I),
+    re.compile(r"(?P<pre>[?&](?:token|access_token|api_key|apikey|key|password)=)(?P<value>[^\s&'\"$]+)", re.I),
+    re.compile(r"(?P<pre>://[^/\s:@]+:)(?P<value>[^/\s@$]+)(?=@)"),
+]
+
+
+def _scrub(command: str, name: str, secrets: list[str], values: dict[str, str], warn: Warn) -> str:
+    """Literal credentials in a healthcheck become `${VAR}`: the variable of the service that holds the
+    same value, else a new secret <SERVICE>_HEALTHCHECK_SECRET the team provides."""
+    def replace(match: re.Match[str]) -> str:
+        value = match.group("value")
+        known = next((key for key, v in sorted(values.items()) if v == value and SECRET_NAME.search(key)), None)
+        variable = known or re.sub(r"[^A-Z0-9_]", "_", f"{name.upper()}_HEALTHCHECK_SECRET")
+        if variable not in secrets:
+            secrets.append(variable)
+        warn(f"service '{name}': a credential in its healthcheck is replaced by ${{{variable}}} (values are never stored)")
+        return match.group("pre") + "${" + variable + "}"
+
+    for pattern in HEALTH_CREDENTIALS:
+        command = pattern.sub(replace, command)
+    return command
+
+
+def _health(
+    spec: dict[str, Any], raw_spec: dict[str, Any], found: detect.Detected, ports: list[dict],
+    name: str = "", secrets: list[str] | None = None, warn: Warn = lambda _m: None,
+) -> dict[str, Any] | None:
+    """The compose healthcheck (or the Dockerfile's) as the model's probes; None when there is none.
+    The test is read as written (not interpolated), so `${REDIS_PASSWORD}` stays a reference to the variable;
+    a command that needs a variable expanded runs through a shell, as compose's does."""
     check = spec.get("healthcheck") or {}
     if check.get("disable"):
         return None
-    test = check.get("test") or found.healthcheck
+    raw_test = (raw_spec.get("healthcheck") or {}).get("test")
+    test = raw_test or check.get("test") or found.healthcheck
     if not test or test == ["NONE"]:
         return None
-    words = [str(w) for w in test]
+    words = [str(w) for w in test] if isinstance(test, list) else ["CMD-SHELL", str(test)]
+    values = {k: str(v) for k, v in _as_mapping(spec.get("environment")).items() if v not in (None, "")}
+    secrets = [] if secrets is None else secrets
     if words and words[0] in ("CMD", "CMD-SHELL"):
-        words = words[1:] if words[0] == "CMD" else ["/bin/sh", "-c", " ".join(words[1:])]
+        shell = words[0] == "CMD-SHELL" or any("$" in w for w in words[1:])
+        body = [w.replace("$$", "$") if shell else w for w in words[1:]]
+        words = ["/bin/sh", "-c", _scrub(" ".join(body), name, secrets, values, warn)] if shell else body
+    if words[:2] != ["/bin/sh", "-c"] and any(p.search(" ".join(words)) for p in HEALTH_CREDENTIALS):
+        words = ["/bin/sh", "-c", _scrub(" ".join(words), name, secrets, values, warn)]
     joined = " ".join(words)
     url = HTTP_URL.search(joined)
     timings: dict[str, int] = {}

@@ -70,6 +70,29 @@ def language_of_image(image: str) -> str | None:
     return None
 
 
+# Ports well-known images listen on when a compose file publishes none (they serve peers on the network
+# only): without them an HTTP server would be taken for a worker and get no Service.
+IMAGE_PORTS: dict[str, list[int]] = {
+    "nginx": [80], "httpd": [80], "caddy": [80], "traefik": [80], "haproxy": [80], "apache/tika": [9998],
+    "gotenberg/gotenberg": [3000], "netboxcommunity/netbox": [8080], "getsentry/sentry": [9000],
+    "getsentry/relay": [3000], "getsentry/snuba": [1218], "grafana/grafana": [3000], "prom/prometheus": [9090],
+    "prom/alertmanager": [9093], "minio/minio": [9000], "wordpress": [80], "mediawiki": [80], "nextcloud": [80],
+    "gitea/gitea": [3000], "jaegertracing/all-in-one": [16686], "kibana": [5601], "elastic/kibana": [5601],
+    "kibana/kibana": [5601], "logstash": [5044], "phpmyadmin": [80], "adminer": [8080],
+    "mailhog/mailhog": [1025, 8025], "axllent/mailpit": [1025, 8025], "keycloak/keycloak": [8080],
+    "temporalio/auto-setup": [7233], "temporalio/server": [7233],
+    "temporalio/ui": [8080], "immich-app/immich-server": [2283],
+    "immich-app/immich-machine-learning": [3003], "plausible/analytics": [8000], "plausible/community-edition": [8000], "tootsuite/mastodon": [3000], "mastodon/mastodon": [3000],
+    "zulip/docker-zulip": [80, 443], "jitsi/web": [80, 443], "jitsi/prosody": [5222, 5280], "jitsi/jvb": [8080],
+    "jitsi/jicofo": [8888], "paperlessngx/paperless-ngx": [8000],
+    "dockersamples/examplevotingapp_vote": [80], "dockersamples/examplevotingapp_result": [80],
+}
+
+
+def image_ports(image: str) -> list[int]:
+    return IMAGE_PORTS.get(image_repository(image), [])
+
+
 def is_gateway_image(image: str) -> bool:
     repo = image_repository(image)
     return repo in GATEWAY_IMAGES or repo.rsplit("/", 1)[-1] in {"nginx", "httpd", "traefik", "haproxy", "caddy"}
