@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from . import blueprints as catalogue
-from . import copier_runtime, gitcmd, template_repo
+from . import chart_files, copier_runtime, gitcmd, template_repo
 from .errors import PhasekitError
 from .model import Architecture
 
@@ -133,6 +133,7 @@ def apply(
     dry_run: bool = False,
     force: bool = False,
     extra: dict[str, Any] | None = None,
+    base: Path | None = None,
 ) -> ApplyResult:
     """Render every blueprint into a temporary folder, check nothing the user wrote is overwritten, then move.
 
@@ -146,6 +147,8 @@ def apply(
         staging = Path(tmp_name)
         for name in blueprints:
             render_to(staging / name, arch, name, source, extra)
+            if name == "helm":
+                chart_files.write(arch, base or dest, staging / name)
         plan: list[tuple[Path, Path]] = []  # (rendered file, relative path)
         refused: list[str] = []
         for name in blueprints:
@@ -212,7 +215,7 @@ def applied(dest: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda item: (len(item[0].parts), order[item[1]], str(item[0])))
 
 
-def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False) -> list[Any]:
+def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False, base: Path | None = None) -> list[Any]:
     """Preview, then copier update (3-way merge) every applied blueprint with the current architecture.
 
     Files the template no longer produces but the user edited are kept (copier would delete them).
@@ -266,6 +269,9 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
             checkpoint()
+        for folder, name in targets:
+            if name == "helm" and chart_files.write(arch, base or dest, folder):
+                checkpoint()  # config files changed in the repo: the chart's copies follow
     return previews
 
 

@@ -107,7 +107,7 @@ def _classify(mount: dict[str, Any], base: Path, repo: Path) -> dict[str, Any]:
             volume["directory"] = True
         if read_only:
             volume["read_only"] = True
-        if _holds_credentials(source):
+        if missing_config or _holds_credentials(source):  # not in the repo: nothing to copy, likely private
             volume["secret"] = True
         return volume
     volume.update(type="data", source=relative or str(source))

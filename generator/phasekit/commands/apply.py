@@ -28,7 +28,7 @@ def command(
     arch = model.load(arch_path)
     chosen = blueprints.select(list(names), list(phases), everything)
     source = render.Source.resolve(template, vcs_ref)
-    result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force)
+    result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force, base=arch_path.resolve().parent)
     verb = "would write" if dry_run else "wrote"
     for rel in result.written:
         click.echo(f"{verb} {dest / rel}")

@@ -31,7 +31,7 @@ def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | No
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    plans = render.update(arch, dest, source, dry_run=dry_run)
+    plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent)
     conflicts: list[Path] = []
     for plan in plans:
         where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")
