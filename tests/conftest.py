@@ -50,7 +50,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, template_source: render.S
         if key not in _RENDERED:
             arch = model.load(REPO / "examples" / example / "architecture.yaml")
             dest = tmp_path_factory.mktemp(f"{example}-{'-'.join(blueprints)}")
-            render.apply(arch, dest, list(blueprints), template_source)
+            render.apply(arch, dest, list(blueprints), template_source, base=REPO / "examples" / example)
             _RENDERED[key] = dest
         return _RENDERED[key]
 

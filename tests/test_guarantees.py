@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import shutil
 from pathlib import Path
 
 import pytest
@@ -106,8 +108,15 @@ def test_an_unpinned_image_never_propagates(tmp_path, template_source):
     module_vars = (tmp_path / "terraform" / "modules" / "service" / "variables.tf").read_text()
     assert '!endswith(var.image, ":latest")' in module_vars and "The image must be pinned" in module_vars
     offenders = []
+    # The chart, likewise, keeps the repository as data with an empty tag and refuses to render until pinned.
+    values = yaml.safe_load((tmp_path / "charts" / "forge" / "values.yaml").read_text())["services"]
+    assert [(values[s]["image"]["repository"], values[s]["image"]["tag"]) for s in ("gitea", "tool")] == [
+        ("gitea/gitea", ""), ("example/tool", "")]
+    if shutil.which("helm"):
+        proc = subprocess.run(["helm", "template", "r", str(tmp_path / "charts" / "forge")], capture_output=True, text=True)
+        assert proc.returncode != 0 and "pin a version" in proc.stderr
     for path in sorted(p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith(".copier-answers.")
-                       and p.name != "terraform.tfvars"):
+                       and p.name != "terraform.tfvars" and p.name != "values.yaml"):
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if line.lstrip().startswith("#"):
                 continue

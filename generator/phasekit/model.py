@@ -157,7 +157,7 @@ def normalise(data: dict[str, Any]) -> Architecture:
         store.setdefault("ports", [{"port": store["port"]}] if "port" in store else [])
         if "port" in store and store["port"] not in [p["port"] for p in store["ports"]]:
             store["ports"].insert(0, {"port": store["port"]})
-        _name_ports({"kind": "tcp", "ports": store["ports"]})
+        _name_ports({"kind": "tcp", "ports": store["ports"], "health": store.get("health")})
         derive.fill_datastore(store)
     for net in arch["networks"]:
         net.setdefault("id", dns_id(net["name"]))
@@ -207,10 +207,14 @@ def _normalise_service(svc: dict[str, Any]) -> None:
 
 
 def _name_ports(svc: dict[str, Any]) -> None:
-    """Each port says what it speaks (derive.app_protocol) and is named after it: `http`, `smtp-25`, `udp-10000`."""
+    """Each port says what it speaks (derive.app_protocol) and is named after it: `http`, `smtp-25`, `udp-10000`.
+    A port the declared healthcheck sends HTTP requests to speaks HTTP, whatever its number suggests."""
     used: set[str] = {p["name"] for p in svc["ports"] if "name" in p}
+    probed = {p.get("port") for p in (svc.get("health") or {}).values() if isinstance(p, dict) and p.get("type") == "http"}
     for port in svc["ports"]:
         port.setdefault("protocol", "TCP")
+        if port["port"] in probed and port["protocol"] == "TCP":
+            port.setdefault("app_protocol", "http")
         port.setdefault("app_protocol", derive.app_protocol(port, svc["kind"]))
         if "name" not in port:
             port["name"] = derive.port_name(port["app_protocol"], port["port"], used)

@@ -273,8 +273,9 @@ def _datastore(
     if tag and not tag.startswith("sha256:"):
         store["version"] = tag
     ports = _ports(spec)
-    if not ports:
+    if not ports and spec.get("command") is None:
         ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
+    ports += _probed_ports(spec, ports)
     store["ports"] = ports
     numbers = [p["port"] for p in ports]
     if DATASTORE_PORTS.get(engine) in numbers or (not numbers and engine in DATASTORE_PORTS):
@@ -325,7 +326,7 @@ def _service(
     ports = _ports(spec)
     if not ports and found.exposed:
         ports = [{"port": p} for p in found.exposed]
-    if not ports and image and not build:
+    if not ports and image and not build and spec.get("command") is None:  # another command: a worker of that image
         ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
     ports += _probed_ports(spec, ports)
     kind = _kind(spec, image, found, ports)
