@@ -21,7 +21,8 @@ PORT_PROTOCOLS: dict[int, str] = {
     5432: "postgres", 6432: "postgres", 3306: "mysql", 6379: "redis", 11211: "memcached", 27017: "mongo",
     9092: "kafka", 2181: "zookeeper", 4222: "nats", 5672: "amqp", 9042: "cql", 9300: "es-transport",
     8123: "http", 9009: "tcp", 7233: "grpc", 4317: "grpc", 4318: "http", 50051: "grpc", 3478: "stun",
-    1514: "syslog", 514: "syslog", 24224: "fluentd",
+    1514: "syslog", 514: "syslog", 24224: "fluentd", 5222: "xmpp-client", 5269: "xmpp-server", 5347: "xmpp-comp",
+    5280: "http", 1025: "smtp", 8025: "http", 9998: "http", 1218: "http", 2283: "http", 3003: "http", 16686: "http",
 }
 HTTP_PROTOCOLS = {"http", "https", "grpc"}  # grpc: a gRPC probe needs the service to implement grpc.health
 WEB_KINDS = {"http", "gateway", "static"}

@@ -88,3 +88,13 @@ def test_a_chosen_broker_lets_the_events_blueprint_close_the_broker_gaps(tmp_pat
 
 def _check(report: assess.Report, check_id: str) -> assess.Check:
     return next(c for cap in report.capabilities for c in cap.checks if c.id == check_id)
+
+
+def test_an_unwired_snippet_is_not_a_served_endpoint(before_after) -> None:  # noqa: F811 - pytest fixture
+    """The health blueprint writes snippets; until the apps import one, nothing serves /health/live and the
+    'after' score says so (issue 12: the score must say what the deployment actually does)."""
+    after = before_after("filetransfer").after
+    assert "health.endpoints" in after.gap_ids()
+    assert after.percent < 100
+    check = _check(after, "health.endpoints")
+    assert not any("snippets" in line and ":" in line and "/health/" in line.split(":", 1)[0] for line in check.evidence)

@@ -387,7 +387,7 @@ def check_against_architecture(arch: dict, docs: list[dict], env: str | None) ->
         # mounts: /tmp, then every compose mount by its kind; data never on an emptyDir
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}
-        portable = [v for v in svc.get("volumes", []) if v["type"] != "host"]
+        portable = [v for v in svc.get("volumes", []) if v["type"] in ("data", "config", "tmpfs")]
         assert set(mounts) == {"/tmp", *svc.get("writable_paths", []), *(v["target"] for v in portable)}
         for vol in portable:
             source = volumes[mounts[vol["target"]]["name"]]

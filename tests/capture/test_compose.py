@@ -153,13 +153,13 @@ def test_language_and_framework_detected_from_build_context(shop):
 def test_interpolation_anchors_and_merge_keys(shop):
     api = svc(shop[0], "api.v1")
     assert "LOG_LEVEL" in api["env"]  # from the merged anchor, interpolated with its default
-    assert "CACHE_URL" in api["env"]
+    assert "CACHE_URL" not in api["env"]  # a URL carrying a password is a secret: never in a ConfigMap
 
 
 def test_secrets_are_names_only_and_plain_values_are_facts(shop, tmp_path):
     arch = shop[0]
     api = svc(arch, "api.v1")
-    assert api["secrets"] == ["DB_PASSWORD", "SESSION_SECRET", "api_key"]
+    assert api["secrets"] == ["CACHE_URL", "DB_PASSWORD", "SESSION_SECRET", "api_key"]
     plain = facts(arch, "secret-in-env")
     assert plain == [("api.v1", "CACHE_URL, DB_PASSWORD set as plain values in the compose file")]
     text = model.dump(arch)

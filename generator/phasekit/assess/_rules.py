@@ -165,8 +165,11 @@ def health(ctx: Context) -> Capability:
     paths = sorted({svc["health"][p]["path"] for svc in ctx.probed_services for p in ("liveness", "readiness")
                     if svc["health"][p]["type"] == "http" and not svc["health"]["declared"]
                     and FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) != svc["health"][p].get("path")})
-    code = [rel for rel in repo.files if PurePosixPath(rel).suffix.lower() in CODE_SUFFIXES]
-    found = {p: [rel for rel in code if p in repo.text(rel)] for p in paths}
+    # A snippet the health blueprint wrote serves nothing until the app imports it: only the team's own code
+    # (outside health/snippets/) counts, by the path itself or by an import of a snippet module.
+    code = [rel for rel in repo.files if PurePosixPath(rel).suffix.lower() in CODE_SUFFIXES and not rel.startswith(SNIPPETS)]
+    wired = [rel for rel in code if SNIPPET_IMPORT.search(repo.text(rel))]
+    found = {p: [rel for rel in code if p in repo.text(rel)] or wired for p in paths}
     unserved = [p for p, hits in found.items() if not hits]
     return Capability("health", "Health checks", [
         Check("health.checks", "Every service has a health check the runtime runs", not missing,
@@ -181,8 +184,14 @@ def health(ctx: Context) -> Capability:
               problem=f"No code serves {', '.join(unserved)}.",
               why="Liveness (am I stuck?) and readiness (can I serve: are my dependencies up?) are different answers; "
                   "a probe against a missing path fails or, worse, checks nothing.",
-              blueprint="health"),
+              blueprint=None, phase=1,
+              action="Import the snippet the health blueprint wrote (health/snippets/) into each service's app, or "
+                     "serve the paths yourself; a snippet that nothing imports serves nothing."),
     ])
+
+
+SNIPPETS = "health/snippets/"
+SNIPPET_IMPORT = re.compile(r"\b(flask_health|fastapi_health|heartbeat)\b|health/snippets/|healthsnippet")
 
 
 def _chart_values(repo: RepoScan) -> list[str]:

@@ -50,6 +50,7 @@ URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
 HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+SHELLESS_BASE = re.compile(r"(^scratch$|distroless|chainguard/static|/static(:|$))")
 PUBLIC_NETWORK_WORDS = re.compile(r"(public|front|dmz|external|edge|web|ingress)", re.I)
 Warn = Callable[[str], None]
 
@@ -144,6 +145,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
     for svc in services:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
         _name_references(svc, data["services"][svc["name"]], names, warn)
+        svc["egress"] = _egress(data["services"][svc["name"]], names)
     arch: dict[str, Any] = {
         "version": 1,
         "project": {"name": data.get("name") or base.name},
@@ -168,7 +170,9 @@ def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any
         item["working_dir"] = spec["working_dir"]
     if spec.get("user") not in (None, ""):
         item["user"] = str(spec["user"])
-    item["volumes"] = runtime.volumes(spec, base, repo.resolve())
+    build = spec.get("build") or {}
+    context = (base / build["context"]).resolve() if build.get("context") else None
+    item["volumes"] = runtime.volumes(spec, base, repo.resolve(), context)
     for volume in item["volumes"]:
         if "source" in volume and volume["type"] in ("config", "data") and volume["source"].startswith("/"):
             warn(f"'{item['name']}': {volume['target']} is mounted from {volume['source']}, outside the repo; "
@@ -181,6 +185,8 @@ def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any
     policy = runtime.restart(spec)
     if policy:
         item["restart"] = policy
+    if "persistent" in item:  # a datastore: a data folder bind-mounted counts as much as a named volume
+        item["persistent"] = any(v["type"] == "data" for v in item["volumes"])
     if "writable_paths" in item:
         item["writable_paths"] = []  # the volumes say it now, by kind
 
@@ -196,6 +202,25 @@ def _name_references(svc: dict[str, Any], spec: dict[str, Any], names: set[str],
     for host, key in sorted(found.items()):
         svc["depends_on"].append(host)
         warn(f"service '{svc['name']}' depends on '{host}' (reached through {key}, not declared in depends_on)")
+
+
+EXTERNAL_URL = re.compile(r"([a-z][a-z0-9+.-]*)://(?:[^/@\s]*@)?([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?::(\d+))?")
+SCHEME_PORTS = {"http": 80, "https": 443, "s3": 443, "git": 9418, "ssh": 22, "smtp": 25, "smtps": 465, "ldap": 389,
+                "ldaps": 636, "amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379, "postgres": 5432,
+                "postgresql": 5432, "mysql": 3306, "mongodb": 27017, "nats": 4222, "sftp": 22, "ftp": 21}
+
+
+def _egress(spec: dict[str, Any], names: set[str]) -> list[dict[str, Any]]:
+    """Endpoints outside the system a service calls, from URLs in its environment (an object store, a git
+    remote, an SMTP relay): a default-deny egress policy would cut them unless they are declared."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for value in _as_mapping(spec.get("environment")).values():
+        for scheme, host, port in EXTERNAL_URL.findall(str(value or "")):
+            number = int(port) if port else SCHEME_PORTS.get(scheme.rsplit("+", 1)[-1])
+            if host in names or host in LOOPBACK or host.endswith(".local") or not number or not 0 < number < 65536:
+                continue
+            out.setdefault((host, number), {"host": host, "port": number, "protocol": "TCP"})
+    return [out[key] for key in sorted(out)]
 
 
 def _hosts_in(key: str, value: str) -> list[str]:
@@ -328,7 +353,7 @@ def _service(
         ports = [{"port": p} for p in found.exposed]
     if not ports and image and not build and spec.get("command") is None:  # another command: a worker of that image
         ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
-    ports += _probed_ports(spec, ports)
+    ports += _probed_ports(spec, ports) + _label_ports(spec, ports)
     kind = _kind(spec, image, found, ports)
     svc["kind"] = kind
     svc["language"] = language or ("other" if kind == "gateway" else "unknown")
@@ -350,6 +375,9 @@ def _service(
         svc["resources"] = resources
     health = _health(spec, raw_spec, found, ports, name, secrets, warn)
     svc["secrets"] = sorted(set(secrets))
+    if not health and kind in ("worker", "cron") and found.base_image and SHELLESS_BASE.search(found.base_image):
+        # No shell in the image: the heartbeat checker (a /bin/sh script) cannot run there.
+        svc["health"] = {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
     if health:
         svc["health"] = health
     elif kind != "cron":
@@ -432,6 +460,20 @@ def _probed_ports(spec: dict[str, Any], ports: list[dict[str, Any]]) -> list[dic
     return out
 
 
+TRAEFIK_PORT = re.compile(r"^traefik\.(?:http|tcp)\.services\.[^.]+\.loadbalancer\.server\.port$")
+
+
+def _label_ports(spec: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A reverse proxy's labels name the port a service serves on (Traefik's loadbalancer.server.port)."""
+    known = {p["port"] for p in ports}
+    out = []
+    for key, value in sorted(_as_mapping(spec.get("labels")).items()):
+        if TRAEFIK_PORT.match(key) and str(value).isdigit() and 0 < int(value) < 65536 and int(value) not in known:
+            known.add(int(value))
+            out.append({"port": int(value), "protocol": "TCP"})
+    return out
+
+
 def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports: list[dict]) -> str:
     command = " ".join(map(str, spec.get("command") or [])) if isinstance(spec.get("command"), list) else str(spec.get("command") or "")
     if re.search(r"\b(cron|crond|supercronic)\b", command):
@@ -461,7 +503,7 @@ def _environment(
             if is_literal:
                 plain_secrets.append(key)
         elif isinstance(value, str) and URL_WITH_PASSWORD.match(value):
-            env_names.append(key)
+            secrets.append(key)  # a URL that carries a password is a secret, whatever its name
             if is_literal:
                 plain_secrets.append(key)
         else:

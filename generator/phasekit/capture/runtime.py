@@ -6,6 +6,7 @@ the mount holds, because every deployment target maps the classes differently:
   config a file, or a read-only folder of the repo          -> ConfigMap (Secret when it holds credentials)
   tmpfs  scratch space                                      -> emptyDir (medium Memory), tmpfs
   host   the Docker socket, /proc, /sys, device files, ...  -> not portable: noted, never silently dropped
+  source the service's own code over its image (development) -> not mounted: the built image carries it
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def one_shot(name: str, spec: dict[str, Any], services: dict[str, Any]) -> bool:
     return policy == "no" and "restart" in spec or policy in ("no", "on-failure") and bool(ONE_SHOT_WORDS.search(words))
 
 
-def volumes(spec: dict[str, Any], base: Path, repo: Path) -> list[dict[str, Any]]:
+def volumes(spec: dict[str, Any], base: Path, repo: Path, context: Path | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for mount in spec.get("volumes") or []:
@@ -72,7 +73,7 @@ def volumes(spec: dict[str, Any], base: Path, repo: Path) -> list[dict[str, Any]
         if not target or target in seen:
             continue
         seen.add(target)
-        out.append(_classify(mount, base, repo))
+        out.append(_classify(mount, base, repo, context))
     for entry in spec.get("tmpfs") or []:
         target = str(entry).split(":", 1)[0]
         if target and target not in seen:
@@ -81,7 +82,7 @@ def volumes(spec: dict[str, Any], base: Path, repo: Path) -> list[dict[str, Any]
     return out
 
 
-def _classify(mount: dict[str, Any], base: Path, repo: Path) -> dict[str, Any]:
+def _classify(mount: dict[str, Any], base: Path, repo: Path, context: Path | None = None) -> dict[str, Any]:
     target, kind = mount["target"], mount.get("type")
     read_only = bool(mount.get("read_only"))
     volume: dict[str, Any] = {"target": target}
@@ -99,6 +100,9 @@ def _classify(mount: dict[str, Any], base: Path, repo: Path) -> dict[str, Any]:
     if _is_host_path(source, repo):
         return {**volume, "type": "host", "source": str(mount["source"]), **({"read_only": True} if read_only else {})}
     relative = _inside(source, repo)
+    if context is not None and source.is_dir() and _inside(source, context) is not None:
+        # The service's own code mounted over the image for development: the built image already carries it.
+        return {**volume, "type": "source", "source": relative or str(source)}
     # Read-only and absent: compose would mount an empty folder, but the file was meant (a config not committed).
     missing_config = read_only and not source.exists()
     if source.is_file() or missing_config or (source.is_dir() and read_only and _small_folder(source)):
