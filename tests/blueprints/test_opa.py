@@ -322,7 +322,7 @@ def test_policies_accept_the_helm_chart(rendered, example: str) -> None:
         if result.returncode != 0:
             pytest.skip(f"helm template failed (the chart's own tests own this): {result.stderr.strip()[:300]}")
         docs = [d for d in yaml.safe_load_all(result.stdout) if d]
-        assert any(d["kind"] == "Deployment" for d in docs)
+        assert any(d["kind"] in ("Deployment", "StatefulSet") for d in docs)
         assert denies(policies, docs + nps, [environment(env)]) == [], env
 
 

@@ -6,8 +6,9 @@
 #   are data too (data.phasekit.environment_rules, generated from the architecture's environments):
 #   min_replicas for Deployments and StatefulSets, and for the minReplicas of their
 #   HorizontalPodAutoscalers. A Deployment without spec.replicas counts its HPA's minReplicas, or
-#   1 when no HPA targets it. Services of kind cron (matched by app.kubernetes.io/name) are
-#   exempt: a second copy of a scheduled job runs it twice rather than making it more available.
+#   1 when no HPA targets it. Services of kind cron, services that cannot scale (single writers of
+#   their data) and datastores (matched by app.kubernetes.io/name) are exempt: a second copy runs a
+#   scheduled job twice, or splits the data, rather than making it more available.
 #   Nothing is checked when no environment is named.
 # custom:
 #   severity: medium
@@ -51,6 +52,17 @@ deny contains msg if {
 _scheduled(doc) if {
 	service := k8s.pod_labels(doc)["app.kubernetes.io/name"]
 	data.phasekit.services[service].kind == "cron"
+}
+
+# A single writer of its data (architecture scalable: false, ADR 0005) and a self-run datastore run one pod:
+# a second would corrupt or split the data rather than make it more available.
+_scheduled(doc) if {
+	service := k8s.pod_labels(doc)["app.kubernetes.io/name"]
+	data.phasekit.services[service].scalable == false
+}
+
+_scheduled(doc) if {
+	data.phasekit.datastores[k8s.pod_labels(doc)["app.kubernetes.io/name"]]
 }
 
 deny contains msg if {

@@ -59,3 +59,14 @@ test_scheduled_job_kept_single_in_prod_passes if {
 	count(envs.deny) == 1 with input as single with data.phasekit.environment as "prod"
 		with data.phasekit.environment_rules as env_rules with data.phasekit.services as {"backup": {"kind": "http"}}
 }
+
+test_single_writer_and_datastore_kept_single_in_prod_pass if {
+	labels := {"app.kubernetes.io/name": "files"}
+	single := {"kind": "StatefulSet", "metadata": {"name": "files"}, "spec": {"replicas": 1, "template": {"metadata": {"labels": labels}}}}
+	count(envs.deny) == 0 with input as single with data.phasekit.environment as "prod"
+		with data.phasekit.environment_rules as env_rules with data.phasekit.services as {"files": {"kind": "tcp", "scalable": false}}
+	count(envs.deny) == 0 with input as single with data.phasekit.environment as "prod"
+		with data.phasekit.environment_rules as env_rules with data.phasekit.datastores as {"files": {"engine": "postgres"}}
+	count(envs.deny) == 1 with input as single with data.phasekit.environment as "prod"
+		with data.phasekit.environment_rules as env_rules with data.phasekit.services as {"files": {"kind": "tcp", "scalable": true}}
+}

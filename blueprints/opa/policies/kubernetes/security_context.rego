@@ -3,7 +3,8 @@
 # description: >-
 #   Every workload meets the Kubernetes Pod Security Standards "restricted" profile (non-root,
 #   no privilege escalation, all capabilities dropped, seccomp RuntimeDefault, no host namespaces,
-#   ports or paths) plus phasekit's baseline of a read-only root filesystem. A container setting
+#   ports or paths) plus phasekit's baseline of a read-only root filesystem (not for a workload marked
+#   phasekit.dev/image: third-party, ADR 0005). A container setting
 #   wins over the pod setting, as in Kubernetes.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
@@ -82,8 +83,13 @@ deny contains _message(item, "must use seccompProfile RuntimeDefault or Localhos
 
 deny contains _message(item, "must set readOnlyRootFilesystem: true (mount an emptyDir where it writes)") if {
 	some item in _checked
+	not _third_party(item.doc)
 	object.get(item.container, ["securityContext", "readOnlyRootFilesystem"], false) != true
 }
+
+# ADR 0005: an image the team does not build runs as its authors built it, writing where they put its files;
+# the chart marks such workloads. Every rule of the restricted profile still applies to them.
+_third_party(doc) if object.get(doc, ["metadata", "annotations", "phasekit.dev/image"], "") == "third-party"
 
 deny contains _message(item, sprintf("must not use hostPort %v", [port.hostPort])) if {
 	some item in _checked

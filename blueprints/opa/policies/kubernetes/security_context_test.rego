@@ -65,3 +65,10 @@ test_writable_root_filesystem_is_denied if {
 	writable := object.union(restricted, {"readOnlyRootFilesystem": false})
 	count(sc.deny) == 1 with input as deployment({"securityContext": pod_security}, {"securityContext": writable})
 }
+
+test_writable_root_filesystem_of_a_third_party_image_is_allowed if {
+	writable := object.union(restricted, {"readOnlyRootFilesystem": false})
+	doc := deployment({"securityContext": pod_security}, {"securityContext": writable})
+	marked := object.union(doc, {"metadata": {"annotations": {"phasekit.dev/image": "third-party"}}})
+	count(sc.deny) == 0 with input as marked
+}
