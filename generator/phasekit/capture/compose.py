@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from ..errors import ModelError
+from ..derive import HTTP_PROTOCOLS, PORT_PROTOCOLS
 from ..model import DATASTORE_PORTS, dns_id
 from . import detect, runtime
 
@@ -138,6 +139,11 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         else:
             item = _service(name, spec, raw_spec, base, repo, zones, facts, warn)
             item["one_shot"] = runtime.one_shot(name, spec, data["services"])
+            if item["one_shot"] and not (spec.get("ports") or spec.get("expose")):
+                # Runs to completion: the ports its image EXPOSEs are the long-running service's, not its own.
+                item.update(kind="worker", ports=[])
+                item.pop("health", None)
+                item["health"] = {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
             services.append(item)
         _runtime(item, spec, raw_spec, base, repo, facts, warn)
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
@@ -486,6 +492,9 @@ def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports
         return "http"
     if found.language == "python" and not found.framework:
         return "tcp"  # a Python listener with no web framework: a raw socket server
+    known = [PORT_PROTOCOLS.get(p["port"]) if p.get("protocol", "TCP") == "TCP" else "udp" for p in ports]
+    if all(k is not None and k not in HTTP_PROTOCOLS for k in known):
+        return "tcp"  # every port speaks something else (UDP, SMTP, STUN, a database protocol)
     return "http"
 
 

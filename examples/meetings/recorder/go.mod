@@ -1,0 +1,3 @@
+module example.com/recorder
+
+go 1.23
