@@ -166,7 +166,7 @@ def health(ctx: Context) -> Capability:
                     if svc["health"][p]["type"] == "http" and not svc["health"]["declared"]
                     and FRAMEWORK_HEALTH_PATHS.get(svc.get("framework", "")) != svc["health"][p].get("path")})
     # A snippet the health blueprint wrote serves nothing until the app imports it: only the team's own code
-    # (outside health/snippets/) counts, by the path itself or by an import of a snippet module.
+    # (outside the blueprint's health/ folder) counts, by the path itself or by an import of a snippet module.
     code = [rel for rel in repo.files if PurePosixPath(rel).suffix.lower() in CODE_SUFFIXES and not rel.startswith(SNIPPETS)]
     wired = [rel for rel in code if SNIPPET_IMPORT.search(repo.text(rel))]
     found = {p: [rel for rel in code if p in repo.text(rel)] or wired for p in paths}
@@ -190,7 +190,8 @@ def health(ctx: Context) -> Capability:
     ])
 
 
-SNIPPETS = "health/snippets/"
+# The health blueprint's folder: its checker calls the paths and its snippets offer them; neither serves them.
+SNIPPETS = "health/"
 SNIPPET_IMPORT = re.compile(r"\b(flask_health|fastapi_health|heartbeat)\b|health/snippets/|healthsnippet")
 
 
@@ -274,12 +275,16 @@ def fault(ctx: Context) -> Capability:
     # Charts often build probe keys in a loop ({{ $probe }}Probe:), so a probe handler also counts.
     probes = repo.k8s_text(r"readinessProbe|livenessProbe|\}\}Probe:|httpGet:|tcpSocket:")
     stores = [d for d in ctx.datastores if d["persistent"] and not d["managed"]]
+    # A single writer of its data (scalable: false) stays at one pod in every chart: the team decides first.
+    writers = [s for s in single if not s.get("scalable", True) and s.get("workload") in ("deployment", "statefulset")]
+    rep_ev += [f"{s['name']}: writes its data to a volume (scalable: false), so the chart runs one pod" for s in writers]
     return Capability("fault", "Fault tolerance", [
         Check("fault.replicas", f"No single point of failure: at least {MIN_REPLICAS} replicas of every service",
-              not single or bool(many), rep_ev or [f"every service runs {MIN_REPLICAS} or more replicas"],
+              not single or (bool(many) and not writers), rep_ev or [f"every service runs {MIN_REPLICAS} or more replicas"],
               problem=f"Single points of failure: {_names(single)} run one replica.",
               why="One crash, node loss or deploy takes the service down; nothing serves while it restarts.",
-              blueprint="helm"),
+              blueprint="helm",
+              needs=(f"move the data of {_names(writers)} to shared storage and set scalable: true" if writers else "")),
         Check("fault.disruption-budget", "A PodDisruptionBudget keeps replicas up during node maintenance", bool(pdb),
               _files("PodDisruptionBudget", pdb) or ["no PodDisruptionBudget"],
               problem="No PodDisruptionBudget.",
