@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from phasekit import capture, model
+from phasekit.errors import ModelError
 
 FULL = """
 name: shop
@@ -330,3 +331,10 @@ def test_many_renamed_services_are_told_in_one_line(tmp_path):
     capture.from_compose([tmp_path / "compose.yaml"], tmp_path, warnings.append)
     assert warnings == ["8 names are changed for Kubernetes, Helm and Terraform (DNS-1123), e.g. "
                         "'svc_0' is 'svc-0', 'svc_1' is 'svc-1', 'svc_2' is 'svc-2'"]
+
+
+def test_an_image_left_incomplete_by_an_unset_variable_names_the_variable_use(tmp_path):
+    """temporal's compose file reads its versions from a .env; without it the image is `temporalio/ui:`."""
+    (tmp_path / "compose.yaml").write_text("services:\n  ui:\n    image: temporalio/ui:${UI_VERSION}\n")
+    with pytest.raises(ModelError, match=r"service 'ui': image 'temporalio/ui:' is incomplete \('temporalio/ui:\$\{UI_VERSION\}'"):
+        capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)

@@ -132,6 +132,10 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
     for name in sorted(data.get("services") or {}):
         spec = data["services"][name]
         raw_spec = (raw.get("services") or {}).get(name, {})
+        image = str(spec.get("image") or "")
+        if image.endswith(":") or ":@" in image or image.startswith((":", "/")):
+            raise ModelError(f"{files[0]}: service '{name}': image {image!r} is incomplete ({raw_spec.get('image')!r} "
+                             "as written): a variable it uses is unset; set it or add the .env file the compose file expects")
         engine = _datastore_engine(spec.get("image"))
         if engine:
             item = _datastore(name, engine, spec, raw_spec, networks, facts)
