@@ -549,3 +549,26 @@ def test_chart_never_asks_for_secret_values(edge):
     text = "\n".join(p.read_text() for p in chart.rglob("*") if p.is_file())
     assert "kind: Secret" not in text and "stringData" not in text
     assert not re.search(r"^\s*value:", text, flags=re.M)
+
+
+def test_a_datastore_external_in_prod_is_deployed_elsewhere(tmp_path):
+    """external_in: the chart runs postgres in dev and points at the managed endpoint in prod, under the same
+    Service name, so the apps' host name does not change (never silently absent)."""
+    arch = {"version": 1, "project": {"name": "shop"}, "environments": ["dev", "prod"],
+            "services": [{"name": "api", "build": {"context": "./api"}, "ports": [{"port": 8000}], "depends_on": ["db"]}],
+            "datastores": [{"name": "db", "engine": "postgres", "image": "postgres:16.4", "external_in": ["prod"],
+                            "endpoint": "shop.cluster-1.eu-west-1.rds.amazonaws.com",
+                            "volumes": [{"target": "/var/lib/postgresql/data", "type": "data", "source": "pgdata"}]}]}
+    render_arch(arch, tmp_path, "helm")
+    validated = model.validate(arch, "test")
+    chart = tmp_path / "charts" / "shop"
+    for env in ("dev", "prod"):
+        docs = helm_template(chart, validated, f"values-{env}.yaml")
+        check_against_architecture(validated, docs, env)
+        kinds = {(d["kind"], d["metadata"]["labels"].get(NAME)) for d in docs}
+        if env == "dev":
+            assert ("StatefulSet", "db") in kinds
+        else:
+            assert ("StatefulSet", "db") not in kinds
+            (external,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["labels"][NAME] == "db"]
+            assert external["spec"] == {"type": "ExternalName", "externalName": "shop.cluster-1.eu-west-1.rds.amazonaws.com"}
