@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .. import blueprints, model, render
-from ._options import arch_option, dest_option, template_option, vcs_ref_option
+from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
 
 
 @click.command("apply")
@@ -21,10 +21,11 @@ from ._options import arch_option, dest_option, template_option, vcs_ref_option
 @click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite existing files that differ from the rendered ones.")
 def command(
-    arch_path: Path, dest: Path, names: tuple[str, ...], phases: tuple[int, ...], everything: bool,
+    arch_path: Path, dest: Path | None, names: tuple[str, ...], phases: tuple[int, ...], everything: bool,
     template: str | None, vcs_ref: str | None, dry_run: bool, force: bool,
 ) -> None:
     """Render blueprints into DEST (nothing is written unless every blueprint renders)."""
+    dest = dest_or_default(dest, arch_path)
     arch = model.load(arch_path)
     chosen = blueprints.select(list(names), list(phases), everything)
     source = render.Source.resolve(template, vcs_ref)

@@ -1,0 +1,61 @@
+"""The first hour of a new user (issue 14): commands found from a subfolder, new-service then update,
+apply of the starter kit refused, the template path for plain copier."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO
+
+ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def phasekit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "phasekit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **GIT_ENV})
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}).stdout
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    return repo
+
+
+def test_commands_find_the_repository_roots_architecture_from_a_subfolder(tmp_path):
+    repo = _repo(tmp_path)
+    deep = repo / "src" / "deeper"
+    deep.mkdir(parents=True)
+    assessed = phasekit("assess", "--format", "json", cwd=deep)
+    assert assessed.returncode == 0, assessed.stderr
+    assert "using ../../architecture.yaml" in assessed.stderr
+    applied = phasekit("apply", "--blueprint", "adr", cwd=deep)
+    assert applied.returncode == 0, applied.stderr
+    assert (repo / ".copier-answers.adr.yml").is_file()  # written at the root, beside architecture.yaml
+    assert not any(deep.iterdir())
+
+
+def test_the_search_stops_at_the_git_root(tmp_path):
+    shutil.copy(ARCH_FILE, tmp_path / "architecture.yaml")  # above the repository: not its architecture
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    git(inner, "init", "-q")
+    (inner / "sub").mkdir()
+    result = phasekit("assess", cwd=inner / "sub")
+    assert result.returncode == 1
+    assert "architecture.yaml: no such file" in result.stderr
