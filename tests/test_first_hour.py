@@ -59,3 +59,28 @@ def test_the_search_stops_at_the_git_root(tmp_path):
     result = phasekit("assess", cwd=inner / "sub")
     assert result.returncode == 1
     assert "architecture.yaml: no such file" in result.stderr
+
+
+def test_new_service_prints_a_next_step_that_works(tmp_path):
+    repo = _repo(tmp_path)
+    assert phasekit("apply", "--blueprint", "adr", "--blueprint", "ci", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "phasekit")
+    created = phasekit("new-service", "orders", "--port", "8081", cwd=repo)
+    assert created.returncode == 0, created.stderr
+    step = created.stderr.strip().splitlines()[-1].strip()
+    assert step.startswith("git add ") and step.endswith("phasekit update")
+    phasekit_bin = Path(sys.executable).parent
+    done = subprocess.run(["bash", "-c", step], cwd=repo, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV, "PATH": f"{phasekit_bin}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    answers = yaml.safe_load((repo / ".copier-answers.ci.yml").read_text(encoding="utf-8"))
+    assert "orders" in [s["name"] for s in answers["architecture"]["services"]]
+
+
+def test_apply_refuses_to_write_the_starter_kit_into_the_repository_root(tmp_path):
+    repo = _repo(tmp_path)
+    result = phasekit("apply", "--blueprint", "service", cwd=repo)
+    assert result.returncode == 1
+    assert "phasekit new-service NAME" in result.stderr
+    assert sorted(p.name for p in repo.iterdir()) == [".git", "architecture.yaml"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import blueprints, model, render
+from ..errors import PhasekitError
 from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
 
 
@@ -28,6 +29,11 @@ def command(
     dest = dest_or_default(dest, arch_path)
     arch = model.load(arch_path)
     chosen = blueprints.select(list(names), list(phases), everything)
+    if "service" in chosen:
+        # The starter kit is one service in its own folder with its own answers file; applied here it would
+        # write a service into the repository's root.
+        raise PhasekitError("the service blueprint starts one service in a folder of its own: run "
+                            "`phasekit new-service NAME` (it also adds the service to architecture.yaml)")
     source = render.Source.resolve(template, vcs_ref)
     result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force, base=arch_path.resolve().parent)
     verb = "would write" if dry_run else "wrote"
