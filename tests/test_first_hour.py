@@ -84,3 +84,26 @@ def test_apply_refuses_to_write_the_starter_kit_into_the_repository_root(tmp_pat
     assert result.returncode == 1
     assert "phasekit new-service NAME" in result.stderr
     assert sorted(p.name for p in repo.iterdir()) == [".git", "architecture.yaml"]
+
+
+def test_plain_copier_with_template_path_and_copier_data_sees_architecture_edits(tmp_path):
+    """The README's plain-copier route: the template path from phasekit, and edits to architecture.yaml reach
+    `copier update` through --data-file (it otherwise reuses the architecture in the answers file)."""
+    repo = _repo(tmp_path)
+    printed = phasekit("template-path", cwd=repo)
+    assert printed.returncode == 0, printed.stderr
+    template = Path(printed.stdout.strip())
+    assert (template / "copier.yml").is_file() and git(template, "tag")
+    copier = str(Path(sys.executable).parent / "copier")
+    subprocess.run([copier, "copy", "-q", "--defaults", "-d", "blueprint=adr", str(template), "."], cwd=repo, check=True,
+                   capture_output=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "adr")
+    text = (repo / "architecture.yaml").read_text(encoding="utf-8")
+    (repo / "architecture.yaml").write_text(text.replace("name: filetransfer", "name: renamed-system", 1), encoding="utf-8")
+    git(repo, "commit", "-qam", "rename")
+    data = tmp_path / "data.yml"
+    assert phasekit("copier-data", "-o", str(data), cwd=repo).returncode == 0
+    subprocess.run([copier, "update", "-q", "--defaults", "--data-file", str(data), "-a", ".copier-answers.adr.yml"],
+                   cwd=repo, check=True, capture_output=True)
+    assert "renamed-system" in (repo / "docs/architecture/decisions/README.md").read_text(encoding="utf-8")

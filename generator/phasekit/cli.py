@@ -13,7 +13,7 @@ import traceback
 import click
 
 from . import __version__
-from .commands import apply, assess, blueprints, capture, check, new_service, update
+from .commands import apply, assess, blueprints, capture, check, new_service, template, update
 from .errors import PhasekitError
 
 
@@ -28,6 +28,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _module in (capture, assess, blueprints, apply, update, check, new_service):
     cli.add_command(_module.command)
+cli.add_command(template.template_path)
+cli.add_command(template.copier_data)
 
 
 def main(argv: list[str] | None = None) -> int:
