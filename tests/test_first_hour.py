@@ -107,3 +107,33 @@ def test_plain_copier_with_template_path_and_copier_data_sees_architecture_edits
     subprocess.run([copier, "update", "-q", "--defaults", "--data-file", str(data), "-a", ".copier-answers.adr.yml"],
                    cwd=repo, check=True, capture_output=True)
     assert "renamed-system" in (repo / "docs/architecture/decisions/README.md").read_text(encoding="utf-8")
+
+
+def test_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_path):
+    import pexpect
+
+    repo = _repo(tmp_path)
+    env = {**os.environ, **GIT_ENV, "TERM": "xterm", "COLUMNS": "120"}
+    child = pexpect.spawn(sys.executable, ["-m", "phasekit.cli", "apply", "--blueprint", "adr", "--blueprint", "ci"],
+                          cwd=str(repo), env=env, encoding="utf-8", timeout=120, dimensions=(40, 120))
+    child.expect_exact("render 2/2: ci")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    child = pexpect.spawn(sys.executable, ["-m", "phasekit.cli", "check", ".", "--validator", "yamllint",
+                                           "--validator", "parse"],
+                          cwd=str(repo), env=env, encoding="utf-8", timeout=300, dimensions=(40, 120))
+    child.expect(r"check \d+/\d+: (yamllint|parse) ")
+    child.expect(pexpect.EOF)
+    child.close()
+
+    piped = phasekit("check", ".", "--validator", "parse", "--format", "json", cwd=repo)
+    assert "\x1b" not in piped.stderr and "\r" not in piped.stderr
+    import json
+
+    assert json.loads(piped.stdout)["summary"]  # stdout stays parseable
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "phasekit")
+    piped = phasekit("update", cwd=repo)
+    assert piped.returncode == 0, piped.stderr
+    assert "\x1b" not in piped.stderr and "/2:" not in piped.stderr

@@ -8,7 +8,7 @@ import tempfile
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -58,6 +58,7 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     jobs: int | None = None,
     env: Mapping[str, str] | None = None,
+    progress: Any = None,
 ) -> Report:
     """Check every artifact under root. See the package docstring for the contract."""
     started = now()
@@ -97,8 +98,16 @@ def run(
                 tasks += [(validator, [a]) for a in artifacts]
         tasks.sort(key=lambda t: not (t[0].slow or t[0].batch))  # long single runs (checkov, batches) first
         workers = jobs or os.cpu_count() or 2
+        if progress is not None:
+            progress.start(len(tasks))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="phasekit-check") as pool:
-            futures: list[Future[list[Result]]] = [pool.submit(_one, v, a, ctx) for v, a in tasks]
+            futures: list[Future[list[Result]]] = []
+            for v, a in tasks:
+                fut = pool.submit(_one, v, a, ctx)
+                if progress is not None:  # one step per finished call: validator and artifact
+                    label = f"{v.name} {a[0].label if len(a) == 1 else f'({len(a)} artifacts)'}"
+                    fut.add_done_callback(lambda _f, label=label: progress.step(label))
+                futures.append(fut)
             for fut in futures:
                 results += fut.result()
     finally:

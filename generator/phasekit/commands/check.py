@@ -8,6 +8,7 @@ import click
 
 from .. import check as checker
 from ..errors import PhasekitError
+from ..progress import Progress
 
 
 class CheckFailed(PhasekitError):
@@ -37,7 +38,9 @@ def command(directory: Path, fmt: str, strict: bool, kube_version: str | None, o
     """
     if kube_version is not None and not kube_version.replace(".", "").isdigit():
         raise click.BadParameter(f"{kube_version!r} is not a version like 1.31", param_hint="--kube-version")
-    report = checker.run(directory, validators=only or None, kube_version=kube_version, timeout=timeout, jobs=jobs)
+    with Progress("check") as progress:
+        report = checker.run(directory, validators=only or None, kube_version=kube_version, timeout=timeout, jobs=jobs,
+                             progress=progress)
     click.echo(checker.format_json(report) if fmt == "json" else checker.format_text(report, verbose=verbose))
     if not report.ok(strict=strict):
         reason = f"{report.failed} failed" if report.failed else f"{report.skipped} skipped (--strict)"

@@ -8,6 +8,7 @@ import click
 
 from .. import model, preview, render
 from ..errors import PhasekitError
+from ..progress import Progress
 from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
 
 VERBS = {
@@ -32,7 +33,8 @@ def command(arch_path: Path, dest: Path | None, template: str | None, vcs_ref: s
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent)
+    with Progress("update") as progress:
+        plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent, progress=progress)
     conflicts: list[Path] = []
     for plan in plans:
         where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")
