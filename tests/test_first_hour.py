@@ -137,3 +137,58 @@ def test_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_path):
     piped = phasekit("update", cwd=repo)
     assert piped.returncode == 0, piped.stderr
     assert "\x1b" not in piped.stderr and "/2:" not in piped.stderr
+
+
+def _checked_repo(tmp_path: Path) -> Path:
+    repo = _repo(tmp_path)
+    assert phasekit("apply", "--blueprint", "health", "--blueprint", "ci", cwd=repo).returncode == 0
+    (repo / "own").mkdir()
+    (repo / "own" / "Dockerfile").write_text('FROM python:3.12\nRUN pip install flask\nCMD ["python", "app.py"]\n')
+    return repo
+
+
+def test_check_groups_failures_by_file_and_tells_phasekits_files_from_yours(tmp_path):
+    import json
+
+    import pytest
+
+    if shutil.which("hadolint") is None:
+        pytest.skip("hadolint is not installed (run scripts/install-validators and source its env.sh)")
+    repo = _checked_repo(tmp_path)
+    text = phasekit("check", ".", "--validator", "hadolint", cwd=repo)
+    assert text.returncode == 1
+    tail = text.stdout[text.stdout.index("Failures by file"):]
+    assert "own/Dockerfile" in tail and "[yours]" in tail
+    assert "(0 in files phasekit wrote, 1 in yours)" in text.stdout
+
+    only = phasekit("check", ".", "--validator", "hadolint", "--only-generated", "--format", "json", cwd=repo)
+    assert only.returncode == 0, only.stdout + only.stderr
+    results = json.loads(only.stdout)["results"]
+    assert results and all(r["generated"] for r in results)
+    assert "own/Dockerfile" not in {r["artifact"] for r in results}
+
+    sarif = json.loads(phasekit("check", ".", "--validator", "hadolint", "--format", "sarif", cwd=repo).stdout)
+    assert sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["hadolint"]
+    location = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location["uri"] == "own/Dockerfile" and run["results"][0]["level"] == "error"
+    assert run["results"][0]["properties"]["generatedByPhasekit"] is False
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == ["hadolint"]
+
+
+def test_a_missing_validator_is_named_once_with_a_command_an_installed_phasekit_has(tmp_path):
+    repo = _checked_repo(tmp_path)
+    bare = {**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    bare.pop("DOCKER_CONFIG", None)
+    done = subprocess.run([sys.executable, "-m", "phasekit.cli", "check", ".", "--validator", "hadolint",
+                           "--validator", "yamllint"], cwd=repo, capture_output=True, text=True, env=bare)
+    if "yamllint not found" not in done.stdout:
+        import pytest
+
+        pytest.skip("yamllint is installed system-wide")
+    assert done.stdout.count("phasekit install-validators") == 1
+    skipped = sum(line.startswith("skipped ") for line in done.stdout.splitlines())
+    assert f"{skipped} checks skipped because a validator is not installed" in done.stdout
+    assert "scripts/install-validators" not in done.stdout
+    assert "phasekit install-validators" in phasekit("install-validators", "--help", cwd=repo).stdout

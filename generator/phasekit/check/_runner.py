@@ -8,12 +8,12 @@ import tempfile
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
 from ._core import (
-    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, INSTALL_HINT, Artifact, Context, Report, Result, Status, ToolTimeout,
+    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, Artifact, Context, Report, Result, Status, ToolTimeout,
     Validator, now,
 )
 from ._inventory import Inventory
@@ -59,6 +59,7 @@ def run(
     jobs: int | None = None,
     env: Mapping[str, str] | None = None,
     progress: Any = None,
+    include: Callable[[str], bool] | None = None,
 ) -> Report:
     """Check every artifact under root. See the package docstring for the contract."""
     started = now()
@@ -85,11 +86,13 @@ def run(
             except Exception as exc:  # noqa: BLE001
                 results.append(Result(validator.name, ".", Status.FAILED, f"discovery crashed: {type(exc).__name__}: {exc}"))
                 continue
+            if include is not None:  # e.g. only what phasekit wrote
+                artifacts = [a for a in artifacts if include(a.label)]
             if not artifacts:
                 continue
             missing = validator.missing(ctx)
             if missing:
-                why = f"{', '.join(missing)} not found ({INSTALL_HINT})"
+                why = f"{', '.join(missing)} not found"  # how to install it is said once, in the summary
                 results += [validator.result(a, Status.SKIPPED, why) for a in artifacts]
                 continue
             if validator.batch:
