@@ -192,3 +192,69 @@ def test_a_missing_validator_is_named_once_with_a_command_an_installed_phasekit_
     assert f"{skipped} checks skipped because a validator is not installed" in done.stdout
     assert "scripts/install-validators" not in done.stdout
     assert "phasekit install-validators" in phasekit("install-validators", "--help", cwd=repo).stdout
+
+
+# ---------------------------------------------------------------------------- no false failures
+
+
+def test_services_named_like_the_monitoring_stack_keep_job_names_unique(tmp_path):
+    """A system running its own prometheus/grafana/alertmanager: the stack's jobs are renamed, promtool passes."""
+    import pytest
+
+    from conftest import render_arch
+    from phasekit import check, model
+
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (run scripts/install-validators and source its env.sh)")
+    arch = model.load(ARCH_FILE)
+    for name, port in (("prometheus", 9090), ("grafana", 3000), ("alertmanager", 9093)):
+        arch["services"].append({"name": name, "kind": "http", "image": f"example/{name}:1.0",
+                                 "ports": [{"port": port}], "language": "unknown"})
+    for svc in arch["services"]:
+        svc.pop("id", None)
+    out = render_arch(arch, tmp_path / "out", "monitoring")
+    config = yaml.safe_load((out / "monitoring/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = [job["job_name"] for job in config["scrape_configs"]]
+    assert len(jobs) == len(set(jobs))
+    assert {"prometheus", "monitoring-prometheus", "grafana", "monitoring-grafana"} <= set(jobs)
+    report = check.run(out, validators=["promtool-config", "promtool-rules", "promtool-test", "compose-config"])
+    assert report.failed == 0, check.format_text(report)
+    assert report.passed >= 3
+
+
+def test_buildkit_heredocs_are_not_a_hadolint_failure(tmp_path):
+    import pytest
+
+    from phasekit import check
+
+    if shutil.which("hadolint") is None:
+        pytest.skip("hadolint is not installed (run scripts/install-validators and source its env.sh)")
+    (tmp_path / "Dockerfile").write_text(
+        "# syntax=docker/dockerfile:1\nFROM python:3.12-slim@sha256:" + "0" * 64 + "\n"
+        "RUN <<EOF\nset -e\necho hello > /tmp/x\nEOF\n"
+        "COPY <<-EOT /app/hello.txt\n\thello\n\tEOT\n"
+        "USER 10001\nCMD [\"python\"]\n")
+    (tmp_path / "Dockerfile.plain").write_text("FROM python:3.12-slim\nRUN pip install flask\nUSER 10001\n")
+    report = check.run(tmp_path, validators=["hadolint"])
+    heredoc = report.select(artifact="Dockerfile")[0]
+    assert heredoc.status is check.Status.PASSED, heredoc.message
+    assert "2 BuildKit heredoc instruction(s) not linted" in heredoc.message
+    plain = report.select(artifact="Dockerfile.plain")[0]  # findings on the rest are still reported
+    assert plain.status is check.Status.FAILED and "DL3013" in plain.message
+
+
+def test_a_compose_file_is_checked_with_its_override_as_compose_merges_them(tmp_path):
+    import pytest
+
+    from phasekit import check
+
+    (tmp_path / "compose.yaml").write_text("services:\n  api:\n    image: example/api:1.0\n    networks: [front]\n")
+    (tmp_path / "compose.override.yaml").write_text("networks:\n  front: {}\n")
+    report = check.run(tmp_path, validators=["compose-config"])
+    if report.skipped:
+        pytest.skip("docker compose is not installed (run scripts/install-validators and source its env.sh)")
+    base = report.select(artifact="compose.yaml")[0]
+    assert base.status is check.Status.PASSED, base.message
+    assert "compose.override.yaml merged onto it" in base.message
+    (tmp_path / "compose.override.yaml").unlink()  # alone, the undefined network is a real failure
+    assert check.run(tmp_path, validators=["compose-config"]).failed == 1
