@@ -258,3 +258,38 @@ def test_a_compose_file_is_checked_with_its_override_as_compose_merges_them(tmp_
     assert "compose.override.yaml merged onto it" in base.message
     (tmp_path / "compose.override.yaml").unlink()  # alone, the undefined network is a real failure
     assert check.run(tmp_path, validators=["compose-config"]).failed == 1
+
+
+# ---------------------------------------------------------------------------- fits the user's tools
+
+
+def test_every_command_has_an_example_in_its_help(tmp_path):
+    from phasekit.cli import cli
+
+    for name in sorted(cli.commands):
+        shown = phasekit(name, "--help", cwd=tmp_path)
+        assert shown.returncode == 0 and "Example:" in shown.stdout, name
+        example = shown.stdout.split("Example:", 1)[1].strip().splitlines()[0]
+        assert "phasekit" in example, (name, example)
+
+
+def test_pre_commit_hooks_run_commands_that_exist(tmp_path):
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert {h["id"] for h in hooks} == {"phasekit-check", "phasekit-check-all"}
+    for hook in hooks:
+        assert hook["language"] == "python" and hook["pass_filenames"] is False
+        argv = hook["entry"].split()
+        assert argv[0] == "phasekit"
+        assert phasekit(*argv[1:], "--help", cwd=tmp_path).returncode == 0, hook["entry"]
+
+
+def test_the_sarif_upload_example_is_a_valid_workflow():
+    import pytest
+
+    if shutil.which("actionlint") is None:
+        pytest.skip("actionlint is not installed (run scripts/install-validators and source its env.sh)")
+    example = REPO / "docs" / "examples" / "phasekit-check.yml"
+    lint = subprocess.run(["actionlint", str(example)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    text = example.read_text(encoding="utf-8")
+    assert "phasekit check --format sarif" in text and "upload-sarif@" in text and "pip install phasekit" not in text

@@ -26,7 +26,12 @@ def command(
     arch_path: Path, dest: Path | None, names: tuple[str, ...], phases: tuple[int, ...], everything: bool,
     template: str | None, vcs_ref: str | None, dry_run: bool, force: bool,
 ) -> None:
-    """Render blueprints into DEST (nothing is written unless every blueprint renders)."""
+    """Render blueprints into DEST (nothing is written unless every blueprint renders).
+
+    \b
+    Example:
+      phasekit apply --phase 1 && git add -A && git commit -m "phasekit phase 1"
+    """
     dest = dest_or_default(dest, arch_path)
     arch = model.load(arch_path)
     chosen = blueprints.select(list(names), list(phases), everything)

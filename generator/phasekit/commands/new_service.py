@@ -45,7 +45,12 @@ def command(
     name: str, language: str, kind: str, port: int, dest: Path | None, arch_path: Path,
     template: str | None, vcs_ref: str | None,
 ) -> None:
-    """Create service NAME from the starter kit and add it to the architecture."""
+    """Create service NAME from the starter kit and add it to the architecture.
+
+    \b
+    Example:
+      phasekit new-service orders --language go --port 8081
+    """
     if not SERVICE_NAME.match(name):
         raise PhasekitError(
             f"invalid service name {name!r}: use lowercase letters, digits and '-', start with a letter, "

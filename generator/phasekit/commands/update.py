@@ -25,7 +25,12 @@ VERBS = {
 @click.option("--dry-run", is_flag=True, help="Preview per file what the update would do; write nothing.")
 @click.option("--abort", is_flag=True, help="Undo an update that was interrupted (killed) half-way.")
 def command(arch_path: Path, dest: Path | None, template: str | None, vcs_ref: str | None, dry_run: bool, abort: bool) -> None:
-    """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept)."""
+    """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept).
+
+    \b
+    Example:
+      phasekit update --dry-run && phasekit update && git diff
+    """
     dest = dest_or_default(dest, arch_path)
     if abort:
         base = render.abort_update(dest)
