@@ -27,3 +27,9 @@ def test_wheel_ships_template_and_entry_point(tmp_path):
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "phasekit = phasekit.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    # `phasekit install-validators` works from an installed phasekit, not only from a checkout
+    assert "phasekit/_tools/install-validators" in names
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Requires-Dist: packaging" in metadata and "License-Expression: MIT" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.11" in metadata and "Project-URL: Homepage" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

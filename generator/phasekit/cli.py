@@ -13,7 +13,7 @@ import traceback
 import click
 
 from . import __version__
-from .commands import apply, assess, blueprints, capture, check, new_service, update
+from .commands import apply, assess, blueprints, capture, check, install_validators, new_service, template, update
 from .errors import PhasekitError
 
 
@@ -26,8 +26,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for _module in (capture, assess, blueprints, apply, update, check, new_service):
+for _module in (capture, assess, blueprints, apply, update, check, new_service, install_validators):
     cli.add_command(_module.command)
+cli.add_command(template.template_path)
+cli.add_command(template.copier_data)
 
 
 def main(argv: list[str] | None = None) -> int:

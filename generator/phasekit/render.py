@@ -134,6 +134,7 @@ def apply(
     force: bool = False,
     extra: dict[str, Any] | None = None,
     base: Path | None = None,
+    progress: Any = None,
 ) -> ApplyResult:
     """Render every blueprint into a temporary folder, check nothing the user wrote is overwritten, then move.
 
@@ -145,7 +146,11 @@ def apply(
     result = ApplyResult()
     with tempfile.TemporaryDirectory(prefix="phasekit-render-") as tmp_name:
         staging = Path(tmp_name)
+        if progress is not None:
+            progress.start(len(blueprints))
         for name in blueprints:
+            if progress is not None:
+                progress.step(name)
             render_to(staging / name, arch, name, source, extra)
             if name == "helm":
                 chart_files.write(arch, base or dest, staging / name)
@@ -215,7 +220,8 @@ def applied(dest: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda item: (len(item[0].parts), order[item[1]], str(item[0])))
 
 
-def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False, base: Path | None = None) -> list[Any]:
+def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False, base: Path | None = None,
+           progress: Any = None) -> list[Any]:
     """Preview, then copier update (3-way merge) every applied blueprint with the current architecture.
 
     Files the template no longer produces but the user edited are kept (copier would delete them).
@@ -228,13 +234,21 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         raise PhasekitError(f"no blueprint applied in {dest} (no .copier-answers.*.yml); run `phasekit apply` first")
     if not dry_run:
         _require_clean_git(dest)
-    previews = [preview.preview(arch, folder, name, source) for folder, name in targets]
+    if progress is not None:
+        progress.start(len(targets) if dry_run else 2 * len(targets))  # preview each, then merge each
+    previews = []
+    for folder, name in targets:
+        if progress is not None:
+            progress.step(f"preview {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
+        previews.append(preview.preview(arch, folder, name, source))
     if dry_run:
         return previews
     copier = _copier()
     work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
     with _update_session(dest) as checkpoint:
         for folder, name, plan in work:
+            if progress is not None:
+                progress.step(f"update {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
             if set(plan.files.values()) <= {preview.UNCHANGED}:
                 # Nothing to merge: record the new answers (_commit, architecture) as copier would.
                 answers = folder / answers_file(name)

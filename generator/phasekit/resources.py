@@ -26,3 +26,11 @@ def schema_path(name: str = "architecture.schema.json") -> Path:
 
 def blueprints_dir() -> Path:
     return template_root() / "blueprints"
+
+
+def install_script() -> Path:
+    """scripts/install-validators: shipped in the wheel as phasekit/_tools/, read from the checkout otherwise."""
+    installed = _PACKAGE / "_tools" / "install-validators"
+    if installed.is_file():
+        return installed
+    return _PACKAGE.parent.parent / "scripts" / "install-validators"

@@ -3,7 +3,10 @@ rules checked one by one, and actionlint, zizmor --offline and check-jsonschema 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,9 +178,75 @@ def test_security_and_update_jobs(rendered, example: str) -> None:
     update = workflows["blueprint-update"]
     assert "schedule" in _on(update)
     steps = update["jobs"]["update"]["steps"]
-    assert any(step.get("run", "").startswith("phasekit update") for step in steps)
+    assert any("phasekit update --arch architecture.yaml" in step.get("run", "") for step in steps)
     assert steps[-1]["uses"].startswith("peter-evans/create-pull-request@")
     assert update["jobs"]["update"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "src_path", "installed"),
+    [
+        ("git+https://git.example.com/ops/phasekit@v0.2.0", "~/.cache/phasekit/template",
+         "git+https://git.example.com/ops/phasekit@v0.2.0"),
+        ("", "https://git.example.com/ops/phasekit.git", "git+https://git.example.com/ops/phasekit.git"),
+        ("", "gh:ops/phasekit", "git+https://github.com/ops/phasekit"),
+        ("", "~/.cache/phasekit/template", None),  # a path on the machine that applied it: say what to set
+    ],
+)
+def test_update_workflow_installs_phasekit_from_a_source_that_exists(rendered, tmp_path, variable, src_path, installed):
+    """Never `pip install phasekit` (no index has it): the variable, else the recorded git source, else an error."""
+    out = rendered("filetransfer", "ci")
+    steps = _workflows(out)["blueprint-update"]["jobs"]["update"]["steps"]
+    script = next(s["run"] for s in steps if s.get("name") == "Install phasekit")
+    assert "pip install phasekit" not in script and '"phasekit' not in script
+    answers = json.loads((out / ".copier-answers.ci.yml").read_text(encoding="utf-8").split("\n", 1)[1])
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".copier-answers.ci.yml").write_text("# header\n" + json.dumps({**answers, "_src_path": src_path}))
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "python").write_text(f'#!/bin/sh\nif [ "$1" = -m ]; then echo "INSTALL $*"; exit 0; fi\nexec {sys.executable} "$@"\n')
+    (shim / "python").chmod(0o755)
+    env = {"PATH": f"{shim}:/usr/bin:/bin", "PHASEKIT_SOURCE": variable}
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    if installed is None:
+        assert done.returncode == 1 and "INSTALL" not in done.stdout
+        assert "::error::set the repository variable PHASEKIT_SOURCE" in done.stdout
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"INSTALL -m pip install {installed}"
+
+
+@pytest.mark.parametrize(("outcome", "draft"), [("clean", "false"), ("conflict", "true"), ("broken", None)])
+def test_update_workflow_opens_a_draft_listing_conflicts(rendered, tmp_path, outcome, draft):
+    """A conflicting update still gets its pull request, as a draft naming the files; any other failure fails."""
+    steps = _workflows(rendered("filetransfer", "ci"))["blueprint-update"]["jobs"]["update"]["steps"]
+    step = next(s for s in steps if s.get("id") == "update")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "GITHUB_OUTPUT": str(tmp_path / "out"), "HOME": str(tmp_path),
+           **step["env"]}
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "a.txt").write_text("one\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=repo, check=True, env=env)
+    fake = {  # what `phasekit update` does in each case
+        "clean": "echo two > a.txt",
+        "conflict": "printf '<<<<<<< before\\none\\n=======\\ntwo\\n>>>>>>> after\\n' > a.txt; echo 'conflict' >&2; exit 1",
+        "broken": "echo 'phasekit: error: bad architecture' >&2; exit 1",
+    }[outcome]
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "phasekit").write_text(f"#!/bin/sh\n{fake}\n")
+    (tmp_path / "bin" / "phasekit").chmod(0o755)
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    if draft is None:
+        assert done.returncode == 1 and "bad architecture" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr
+    out = (tmp_path / "out").read_text()
+    assert f"draft={draft}" in out
+    assert ("- a.txt" in out) == (outcome == "conflict")
+    assert not (repo / "update.log").exists()
 
 
 @pytest.mark.parametrize("example", EXAMPLE_NAMES)

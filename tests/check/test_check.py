@@ -327,7 +327,9 @@ def test_a_git_ignored_env_file_is_checked_as_optional_and_said(tmp_path: Path) 
     (tmp_path / "docker-compose.override.yml").write_text("services:\n  api:\n    env_file: [extra.env]\n")
     result = _compose_result(tmp_path, "docker-compose.yml")
     assert result.status is Status.PASSED, result.message
-    assert "env_file .env not found: checked as optional" in result.message
+    # checked as compose runs it: with the override merged onto it
+    assert "docker-compose.override.yml merged onto it" in result.message
+    assert "env_file .env, extra.env not found: checked as optional" in result.message
     override = _compose_result(tmp_path, "docker-compose.override.yml")  # merged onto the base
     assert override.status is Status.PASSED and ".env, extra.env not found" in override.message, override.message
     (tmp_path / "docker-compose.yml").write_text(_COMPOSE_WITH_ENV_FILE.format(port="70000:8000"))

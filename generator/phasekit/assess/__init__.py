@@ -30,6 +30,10 @@ def assess(arch: dict[str, Any], repo: Path | None) -> Report:
         current_diagram=_mermaid.current(arch),
         target_diagram=_mermaid.target(arch),
         notes=notes,
+        services=[{
+            "name": svc["name"], "kind": svc["kind"], "zone": svc["zone"], "replicas": svc["replicas"],
+            "findings": sorted({f["kind"] for f in arch["facts"] if f["subject"] == svc["name"]}),
+        } for svc in arch["services"]],
     )
 
 

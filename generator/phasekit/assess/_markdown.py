@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import blueprints as catalogue
+from ._mermaid import GROUP_ABOVE
 from ._types import Capability, Report
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -13,6 +14,21 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 def md(text: str) -> str:
     """Plain text safe inside Markdown and table cells: no name can start emphasis, a link, HTML or a new cell."""
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+# A finding about 200 services lists them all; the report keeps the first few on the line and the service
+# table at the end carries the detail, so no line runs to thousands of characters.
+CLIP_ITEMS = 8
+
+
+def clip(text: str, most: int = CLIP_ITEMS) -> str:
+    """'problem: a, b, c, ... (N more)' for a comma-separated list longer than `most` items."""
+    head, sep, tail = text.partition(": ") if ": " in text[:80] else ("", "", text)
+    closing = ")" if tail.endswith(")") and "(" in head + sep + tail[:1] else ""
+    items = (tail[:-1] if closing else tail).split(", ")
+    if len(items) <= most:
+        return text
+    return f"{head}{sep}{', '.join(items[:most])}, … ({len(items) - most} more; see Services){closing}"
 
 
 def _status(cap: Capability) -> str:
@@ -53,7 +69,10 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
         out += [f"> Note: {md(note)}", ""]
     out += ["## Current architecture", "",
             ("Zones and networks are boxes; static addresses are printed on each node; arrows are `depends_on`; "
-            "red borders mark services with findings."), "",
+            "red borders mark services with findings."
+            + (" In a system this large, alike services share a node (their count and first names) and arrows "
+               "count the dependencies between groups; the Services table lists each one." if report.services and
+               len(report.services) > GROUP_ABOVE else "")), "",
             "```mermaid", report.current_diagram.rstrip("\n"), "```", "",
             "## Target architecture", "",
             ("After the four phases: traffic enters through an Ingress, services find each other by DNS name and "
@@ -67,7 +86,9 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
         for check in cap.checks:
             mark = "✅" if check.passed else "❌"
             out.append(f"- {mark} **{md(check.title)}** (`{check.id}`)")
-            out += [f"  - {md(e)}" for e in check.evidence]
+            out += [f"  - {md(clip(e))}" for e in check.evidence[:CLIP_ITEMS]]
+            if len(check.evidence) > CLIP_ITEMS:  # one line per service at 200 services: the table has them
+                out.append(f"  - … {len(check.evidence) - CLIP_ITEMS} more (see Services)")
         gaps = cap.gaps
         if gaps:
             out += ["", "Gaps:", ""]
@@ -78,7 +99,7 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
                     closer = f"blueprint `{check.blueprint}`{avail}, phase {check.phase}: {first}`phasekit apply --blueprint {check.blueprint}`"
                 else:
                     closer = f"your own work, phase {check.phase}: {md(check.action)}"
-                out += [f"- **{md(check.problem)}**", f"  - Why it matters: {md(check.why)}", f"  - Closed by: {closer}"]
+                out += [f"- **{md(clip(check.problem))}**", f"  - Why it matters: {md(check.why)}", f"  - Closed by: {closer}"]
         out.append("")
     out += ["## Roadmap", ""]
     for phase in report.roadmap():
@@ -94,6 +115,12 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
                 out.append(f"{number}. {first}`{step['action']}`{avail}: closes {closes}")
             else:
                 out.append(f"{number}. {md(step['action'])} (closes {closes})")
+        out.append("")
+    if report.services:
+        out += ["## Services", "", "| Service | Kind | Zone | Replicas | Findings |", "|---|---|---|---:|---|"]
+        for row in report.services:
+            out.append(f"| {md(row['name'])} | {md(row['kind'])} | {md(row['zone'])} | {row['replicas']} | "
+                       f"{md(', '.join(row['findings'])) or '-'} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

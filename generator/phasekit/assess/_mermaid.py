@@ -49,8 +49,16 @@ def _ids(arch: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+# Above this many services and datastores one node each renders as an unreadable column (200 services drew a
+# 627 x 32,604 px picture): the diagrams then draw one node per group of alike items, and the report's
+# service table carries the detail.
+GROUP_ABOVE = 30
+
+
 def current(arch: dict[str, Any]) -> str:
     """Zones and networks as subgraphs, services and datastores with their static addresses, depends_on edges."""
+    if len(arch["services"]) + len(arch["datastores"]) > GROUP_ABOVE:
+        return _grouped(arch, target=False)
     ids = _ids(arch)
     risky = {f["subject"] for f in arch["facts"] if f["kind"] in ("static-ip", "no-healthcheck", "single-replica", "secret-in-env",
                                                                      "root-user", "privileged", "unpinned-image")}
@@ -116,6 +124,8 @@ def _item(arch: dict[str, Any], name: str) -> dict[str, Any]:
 def target(arch: dict[str, Any]) -> str:
     """Kubernetes: ingress, services behind DNS names with autoscaled replicas, broker for calls between services,
     zones closed by default-deny policies, and the monitoring stack."""
+    if len(arch["services"]) + len(arch["datastores"]) > GROUP_ABOVE:
+        return _grouped(arch, target=True)
     ids = _ids(arch)
     names = {s["name"] for s in arch["services"]}
     broker = arch["targets"]["broker"] if arch["targets"]["broker"] != "none" else "kafka or nats"
@@ -162,4 +172,85 @@ def target(arch: dict[str, Any]) -> str:
     for callee in sorted({b for _, b in async_edges}, key=list(names_in_order(arch)).index):
         out.append(f"  broker -.->|{label('consume')}| {ids[callee]}")
     out.append("  prom --> grafana")
+    return "\n".join(out) + "\n"
+
+
+def _group_of(arch: dict[str, Any], item: dict[str, Any], target: bool) -> tuple[str, str, str]:
+    """(zone, network or "", what): items alike enough to share a node in a large system's diagram."""
+    nets = [n for n in item["networks"] if n in {x["name"] for x in arch["networks"]}]
+    net = nets[0] if len(nets) == 1 and not target else ""
+    what = f"{item['engine']} datastore" if "engine" in item else item["kind"]
+    return item["zone"], net, what
+
+
+def _names(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" ... +{len(names) - most}" if len(names) > most else "")
+
+
+def _grouped(arch: dict[str, Any], target: bool) -> str:
+    """One node per (zone, network, kind) with its count and first names; edges counted between groups."""
+    items = [*arch["services"], *arch["datastores"]]
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    of: dict[str, tuple[str, str, str]] = {}
+    for item in items:
+        key = _group_of(arch, item, target)
+        groups.setdefault(key, []).append(item["name"])
+        of[item["name"]] = key
+    gid = {key: f"g{i}" for i, key in enumerate(groups)}
+    risky = {f["subject"] for f in arch["facts"] if f["kind"] in ("static-ip", "no-healthcheck", "single-replica",
+                                                                   "secret-in-env", "root-user", "privileged", "unpinned-image")}
+    risky |= {i["name"] for i in items if i.get("static_ips")}
+    out = ["flowchart LR"]
+    if target:
+        project = arch["project"]["id"]
+        out += [f"  users(({label('users')}))", f"  subgraph cluster[{label(f'Kubernetes namespace {project}')}]",
+                f"    ingress{{{{{label('Ingress', arch['targets']['domain'])}}}}}"]
+    else:
+        out.append(f"  outside(({label('outside')}))")
+    indent = "    " if target else "  "
+    for zone in ("public", "private"):
+        keys = [k for k in groups if k[0] == zone]
+        if not keys:
+            continue
+        title = f"{zone} zone · default-deny NetworkPolicy" if target else f"{zone} zone"
+        out.append(f"{indent}subgraph {'tz' if target else 'zone'}_{zone}[{label(title)}]")
+        for net in sorted({k[1] for k in keys}):
+            inner = indent + "  "
+            if net:
+                out.append(f"{inner}subgraph grp_net_{len(out)}[{label(f'network {net}')}]")
+                inner += "  "
+            for key in (k for k in keys if k[1] == net):
+                names = groups[key]
+                what = key[2]
+                count = f"{len(names)} {what}{'' if what.endswith('datastore') else ' service'}{'s' if len(names) != 1 else ''}"
+                extra = ("StatefulSet or Deployment + HPA + PDB" if target and "datastore" not in what else "")
+                out.append(f"{inner}{_shape(gid[key], 'datastore' if 'datastore' in what else what, label(count, _names(names), extra))}")
+            if net:
+                out.append(f"{indent}  end")
+        out.append(f"{indent}end")
+    if target:
+        out += [f"    subgraph obs[{label('observability')}]", f"      prom[{label('Prometheus', 'alert + SLO rules')}]",
+                f"      grafana[{label('Grafana dashboards')}]", f"      otel[{label('OpenTelemetry', 'traces')}]", "    end", "  end",
+                "  users --> ingress", "  prom --> grafana"]
+        for key in groups:
+            if key[0] == "public" and "datastore" not in key[2]:
+                out.append(f"  ingress --> {gid[key]}")
+    else:
+        published: dict[tuple[str, str, str], int] = {}
+        for svc in arch["services"]:
+            n = sum(1 for p in svc["ports"] if p.get("published"))
+            if n:
+                published[of[svc["name"]]] = published.get(of[svc["name"]], 0) + n
+        out += [f"  outside -->|{label(f'{n} published port' + ('s' if n != 1 else ''))}| {gid[k]}" for k, n in published.items()]
+    edges: dict[tuple[str, str], int] = {}
+    for svc in arch["services"]:
+        for dep in svc["depends_on"]:
+            if dep in of:
+                pair = (gid[of[svc["name"]]], gid[of[dep]])
+                edges[pair] = edges.get(pair, 0) + 1
+    out += [f"  {a} -->|{label(f'{n} dependenc' + ('ies' if n != 1 else 'y'))}| {b}" for (a, b), n in edges.items()]
+    out.append("  classDef risk stroke:#c62828,stroke-width:2px")
+    flagged = [gid[k] for k, names in groups.items() if not target and any(n in risky for n in names)]
+    if flagged:
+        out.append(f"  class {','.join(flagged)} risk")
     return "\n".join(out) + "\n"

@@ -94,6 +94,7 @@ class Report:
     current_diagram: str
     target_diagram: str
     notes: list[str] = field(default_factory=list)
+    services: list[dict[str, Any]] = field(default_factory=list)  # per service: name, kind, zone, replicas, findings
 
     @property
     def fraction(self) -> Fraction:
@@ -148,4 +149,5 @@ class Report:
             "roadmap": self.roadmap(),
             "diagrams": {"current": self.current_diagram, "target": self.target_diagram},
             "notes": self.notes,
+            "services": self.services,
         }

@@ -21,7 +21,14 @@ ENGINES = ["postgres", "mysql", "mariadb", "redis", "memcached", "minio", "s3", 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
+class Cancelled(PhasekitError):
+    """Ctrl-C (or Ctrl-D) at a question: nothing is written; exit 130 as for any interrupted command."""
+
+    exit_code = 130
+
+
 class Asker(Protocol):
+    def note(self, message: str) -> None: ...
     def text(self, message: str, default: str = "", validate: Validator | None = None) -> str: ...
     def select(self, message: str, choices: list[str], default: str | None = None) -> str: ...
     def confirm(self, message: str, default: bool = True) -> bool: ...
@@ -29,13 +36,21 @@ class Asker(Protocol):
 
 
 class QuestionaryAsker:
-    """Asks in the terminal; Ctrl-C (questionary returns None) aborts without writing anything."""
+    """Asks in the terminal; Ctrl-C or Ctrl-D aborts (exit 130) without writing anything."""
 
     def _ask(self, question: Any) -> Any:
-        answer = question.ask()
+        try:
+            answer = question.unsafe_ask()
+        except (KeyboardInterrupt, EOFError):
+            raise Cancelled("capture cancelled; nothing written") from None
         if answer is None:
-            raise PhasekitError("capture cancelled; nothing written")
+            raise Cancelled("capture cancelled; nothing written")
         return answer
+
+    def note(self, message: str) -> None:
+        import click
+
+        click.echo(message, err=True)
 
     def text(self, message: str, default: str = "", validate: Validator | None = None) -> str:
         import questionary
@@ -65,6 +80,10 @@ class ScriptedAsker:
     def __init__(self, answers: list[Any]) -> None:
         self.answers = deque(answers)
         self.asked: list[str] = []
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
 
     def _next(self, message: str, default: Any) -> Any:
         self.asked.append(message)
@@ -154,17 +173,26 @@ def _environments_ok(value: str) -> bool | str:
 
 
 def run(detected: dict[str, Any], ask: Asker) -> dict[str, Any]:
-    """Walk through the detected architecture, let the user correct and extend it; return it validated."""
+    """Walk through the detected architecture, let the user correct and extend it; return it validated.
+
+    Everything detected can be accepted with one answer; only services added by hand (or, when the user
+    declines, every service) are asked about one by one.
+    """
     arch = {k: v for k, v in detected.items()}
     arch["project"] = dict(detected.get("project") or {"name": "system"})
     arch["project"]["name"] = ask.text("Project name", arch["project"]["name"], lambda v: bool(v.strip()) or "required")
     arch["project"].pop("id", None)
-    services: list[dict[str, Any]] = []
-    for svc in detected.get("services", []):
-        if ask.confirm(f"Keep service '{svc['name']}' ({svc.get('kind', 'http')}, {svc.get('language', 'unknown')})?", True):
-            services.append(svc)
-    stores = [s for s in detected.get("datastores", [])
-              if ask.confirm(f"Keep datastore '{s['name']}' ({s['engine']})?", True)]
+    found, found_stores = list(detected.get("services", [])), list(detected.get("datastores", []))
+    accepted = bool(found or found_stores) and ask.confirm(
+        f"Accept {_count(found, 'service')} ({_names(found)}) and {_count(found_stores, 'datastore')}"
+        f"{f' ({_names(found_stores)})' if found_stores else ''} as they are, without questions per service?", True)
+    if accepted:
+        services, stores = found, found_stores
+    else:
+        services = [svc for svc in found
+                    if ask.confirm(f"Keep service '{svc['name']}' ({svc.get('kind', 'http')}, {svc.get('language', 'unknown')})?", True)]
+        stores = [s for s in found_stores if ask.confirm(f"Keep datastore '{s['name']}' ({s['engine']})?", True)]
+    as_found = {id(svc) for svc in services} if accepted else set()
     while ask.confirm("Add a service?", not services):
         taken = {s["name"] for s in [*services, *stores]}
         name = ask.text("Service name", "", valid_name(taken))
@@ -174,7 +202,8 @@ def run(detected: dict[str, Any], ask: Asker) -> dict[str, Any]:
         name = ask.text("Datastore name", "", valid_name(taken))
         stores.append({"name": name, "engine": ask.select(f"Engine of '{name}'", ENGINES, "postgres")})
     peers = [s["name"] for s in [*services, *stores]]
-    arch["services"] = [_service(svc, ask, [p for p in peers if p != svc["name"]]) for svc in services]
+    arch["services"] = [svc if id(svc) in as_found else _service(svc, ask, [p for p in peers if p != svc["name"]])
+                        for svc in services]
     arch["datastores"] = stores
     envs = ask.text("Environments, in promotion order", ", ".join(detected.get("environments") or ["dev", "staging", "prod"]),
                     _environments_ok)
@@ -187,13 +216,57 @@ def run(detected: dict[str, Any], ask: Asker) -> dict[str, Any]:
                                    lambda v: bool(re.match(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$", v)) or "e.g. ghcr.io/org")
     arch["targets"] = targets
     # Facts about services the user dropped no longer apply.
-    detected_names = {s["name"] for s in [*detected.get("services", []), *detected.get("datastores", [])]}
+    detected_names = {s["name"] for s in [*found, *found_stores]}
     dropped = detected_names - {s["name"] for s in [*arch["services"], *stores]}
     arch["facts"] = [f for f in detected.get("facts", []) if f["subject"] not in dropped]
+    for svc in arch["services"]:  # a dropped peer is no longer a dependency
+        if svc.get("depends_on"):
+            svc["depends_on"] = [d for d in svc["depends_on"] if d in peers]
     try:
         return model.validate(_strip_derived(arch), "answers")
     except ModelError as exc:
         raise PhasekitError(f"the answers do not form a valid architecture: {exc}") from None
+
+
+def starting_point(existing: dict[str, Any] | None, detected: dict[str, Any]) -> dict[str, Any]:
+    """Re-capture starts from the architecture already written: its entries (with the user's edits) win,
+    what detection finds that it lacks is added, and its facts stay for entries detection did not see."""
+    if not existing:
+        return detected
+    merged = {k: v for k, v in existing.items()}
+    for group in ("services", "datastores"):
+        have = {item["name"] for item in existing.get(group, [])}
+        merged[group] = [*existing.get(group, []), *(item for item in detected.get(group, []) if item["name"] not in have)]
+    seen = {item["name"] for group in ("services", "datastores") for item in detected.get(group, [])}
+    merged["facts"] = [*detected.get("facts", []), *(f for f in existing.get("facts", []) if f.get("subject") not in seen)]
+    return merged
+
+
+def review(arch: dict[str, Any]) -> str:
+    """What is about to be written, one line per service: the last look before writing."""
+    lines = [f"project {arch['project']['name']}: {_count(arch['services'], 'service')}, "
+             f"{_count(arch['datastores'], 'datastore')}, {len(arch.get('facts', []))} facts"]
+    width = max((len(s["name"]) for s in arch["services"]), default=0)
+    for svc in arch["services"]:
+        ports = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP').lower()}" for p in svc.get("ports", [])) or "no ports"
+        deps = ", ".join(svc.get("depends_on", [])) or "-"
+        lines.append(f"  {svc['name']:<{width}}  {svc['kind']:<7} {svc.get('language', 'unknown'):<8} {ports:<18} "
+                     f"{svc.get('zone', 'private'):<7} x{svc.get('replicas', 1)}  depends on: {deps}")
+    for store in arch["datastores"]:
+        lines.append(f"  {store['name']:<{width}}  {store['engine']} (datastore)")
+    targets = arch.get("targets", {})
+    lines.append(f"environments {', '.join(arch['environments'])}; runs on {targets.get('runtime')}; "
+                 f"terraform {targets.get('terraform_provider')}; registry {targets.get('registry')}")
+    return "\n".join(lines)
+
+
+def _count(items: list[Any], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _names(items: list[dict[str, Any]], most: int = 6) -> str:
+    names = [item["name"] for item in items]
+    return ", ".join(names[:most]) + (f", … {len(names) - most} more" if len(names) > most else "")
 
 
 def _service(svc: dict[str, Any], ask: Asker, peers: list[str]) -> dict[str, Any]:
@@ -219,7 +292,9 @@ def _service(svc: dict[str, Any], ask: Asker, peers: list[str]) -> dict[str, Any
     out["health"] = health
     out["replicas"] = int(ask.text(f"[{name}] replicas", str(svc.get("replicas", 1)), _int_between(0, 1000)))
     out["zone"] = ask.select(f"[{name}] network zone", ["public", "private"], svc.get("zone", "private"))
-    out["depends_on"] = ask.checkbox(f"[{name}] depends on", peers, [d for d in svc.get("depends_on", []) if d in peers])
+    # An empty checkbox cannot be drawn (questionary fails on no choices): with no peer there is nothing to ask.
+    out["depends_on"] = (ask.checkbox(f"[{name}] depends on", peers, [d for d in svc.get("depends_on", []) if d in peers])
+                         if peers else [])
     return out
 
 

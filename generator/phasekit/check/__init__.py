@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import json
 
-from ._core import DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, Artifact, Context, Report, Result, Status, Validator
+from ._core import DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, INSTALL_HINT, Artifact, Context, Report, Result, Status, Validator
+from ._generated import Generated
 from ._runner import default_kube_version, run
 from .validators import ALL
 
@@ -38,12 +39,14 @@ VALIDATORS: dict[str, str] = {v.name: v.description for v in ALL}
 
 __all__ = [
     "DEFAULT_KUBE_VERSION", "DEFAULT_TIMEOUT", "VALIDATORS", "Artifact", "Context", "Report", "Result", "Status",
-    "Validator", "default_kube_version", "format_json", "format_text", "run",
+    "Validator", "default_kube_version", "failures_by_file", "format_json", "format_sarif", "format_text", "run",
 ]
 
 
-def format_text(report: Report, verbose: bool = False) -> str:
-    """One line per validator x artifact, failures followed by the validator's message, then the summary."""
+def format_text(report: Report, verbose: bool = False, generated: Generated | None = None) -> str:
+    """One line per validator x artifact (failures followed by the validator's message), then the failures
+    grouped by file (whose file: phasekit's output or yours, when `generated` is given), then the summary;
+    how to install missing validators is said once."""
     width = max([len(r.validator) for r in report.results] + [10])
     lines = []
     for r in report.results:
@@ -53,9 +56,80 @@ def format_text(report: Report, verbose: bool = False) -> str:
         lines.append(line)
         if r.status is Status.FAILED and r.message:
             lines += ["    " + ln for ln in r.message.splitlines()[:60]]
-    lines.append(f"{report.summary()} ({report.seconds:.1f}s, Kubernetes {report.kube_version})")
+    by_file = failures_by_file(report)
+    if by_file:
+        lines += ["", f"Failures by file ({len(by_file)} file{'' if len(by_file) == 1 else 's'}):"]
+        file_width = min(max(len(f) for f in by_file), 60)
+        for path, validators in by_file.items():
+            owner = "" if not generated else ("  [phasekit wrote it]" if generated.owns(path) else "  [yours]")
+            lines.append(f"  {path:<{file_width}}  {', '.join(validators)}{owner}")
+    missing = sorted({r.validator for r in report.results if r.status is Status.SKIPPED and r.message.endswith(" not found")})
+    if missing:
+        checks = sum(1 for r in report.results if r.status is Status.SKIPPED and r.message.endswith(" not found"))
+        lines += ["", f"{checks} check{'' if checks == 1 else 's'} skipped because a validator is not installed "
+                      f"({', '.join(missing)}): {INSTALL_HINT}"]
+    summary = report.summary()
+    if generated and report.failed:
+        ours = sum(1 for r in report.results if r.status is Status.FAILED and generated.owns(r.artifact))
+        summary = summary.replace(f"{report.failed} failed",
+                                  f"{report.failed} failed ({ours} in files phasekit wrote, {report.failed - ours} in yours)")
+    lines.append(f"{summary} ({report.seconds:.1f}s, Kubernetes {report.kube_version})")
     return "\n".join(lines)
 
 
-def format_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2)
+def failures_by_file(report: Report) -> dict[str, list[str]]:
+    """file (the artifact without its qualifier) -> the validators that failed on it, in file order."""
+    out: dict[str, list[str]] = {}
+    for r in report.results:
+        if r.status is Status.FAILED:
+            names = out.setdefault(r.artifact.split(" (", 1)[0], [])
+            if r.validator not in names:
+                names.append(r.validator)
+    return dict(sorted(out.items()))
+
+
+def format_json(report: Report, generated: Generated | None = None) -> str:
+    data = report.to_dict()
+    if generated:
+        for item in data["results"]:
+            item["generated"] = generated.owns(item["artifact"])
+    if any(r.status is Status.SKIPPED and r.message.endswith(" not found") for r in report.results):
+        data["install_hint"] = INSTALL_HINT
+    return json.dumps(data, indent=2)
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def format_sarif(report: Report, generated: Generated | None = None) -> str:
+    """SARIF 2.1.0 for code-scanning upload: one rule per validator, one result per failure (level error),
+    located at the artifact's file relative to the checked folder."""
+    from .. import __version__
+
+    failed = [r for r in report.results if r.status is Status.FAILED]
+    rules = sorted({r.validator for r in failed})
+    results = []
+    for r in failed:
+        path = r.artifact.split(" (", 1)[0]
+        first = next((ln.strip() for ln in r.message.splitlines() if ln.strip()), f"{r.validator} failed")
+        result = {
+            "ruleId": r.validator,
+            "ruleIndex": rules.index(r.validator),
+            "level": "error",
+            "message": {"text": f"{r.artifact}: {first}" if r.artifact != path else first},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}}],
+            "properties": {"details": r.message[:4000]},
+        }
+        if generated:
+            result["properties"]["generatedByPhasekit"] = generated.owns(r.artifact)
+        results.append(result)
+    run = {
+        "tool": {"driver": {
+            "name": "phasekit check", "version": __version__, "informationUri": "https://phasekit.dev",
+            "rules": [{"id": name, "name": name, "shortDescription": {"text": VALIDATORS.get(name, name)}}
+                      for name in rules],
+        }},
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": report.root.as_uri() + "/"}},
+        "results": results,
+    }
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)

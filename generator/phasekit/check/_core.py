@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 DEFAULT_KUBE_VERSION = "1.31"
 DEFAULT_TIMEOUT = 180.0
-INSTALL_HINT = "run scripts/install-validators, then source ~/.cache/phasekit/tools/env.sh"
+INSTALL_HINT = "run `phasekit install-validators`, then `. ~/.cache/phasekit/tools/env.sh`"
 
 
 class Status(str, Enum):

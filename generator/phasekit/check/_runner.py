@@ -8,12 +8,12 @@ import tempfile
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
 from ._core import (
-    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, INSTALL_HINT, Artifact, Context, Report, Result, Status, ToolTimeout,
+    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, Artifact, Context, Report, Result, Status, ToolTimeout,
     Validator, now,
 )
 from ._inventory import Inventory
@@ -58,6 +58,8 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     jobs: int | None = None,
     env: Mapping[str, str] | None = None,
+    progress: Any = None,
+    include: Callable[[str], bool] | None = None,
 ) -> Report:
     """Check every artifact under root. See the package docstring for the contract."""
     started = now()
@@ -84,11 +86,13 @@ def run(
             except Exception as exc:  # noqa: BLE001
                 results.append(Result(validator.name, ".", Status.FAILED, f"discovery crashed: {type(exc).__name__}: {exc}"))
                 continue
+            if include is not None:  # e.g. only what phasekit wrote
+                artifacts = [a for a in artifacts if include(a.label)]
             if not artifacts:
                 continue
             missing = validator.missing(ctx)
             if missing:
-                why = f"{', '.join(missing)} not found ({INSTALL_HINT})"
+                why = f"{', '.join(missing)} not found"  # how to install it is said once, in the summary
                 results += [validator.result(a, Status.SKIPPED, why) for a in artifacts]
                 continue
             if validator.batch:
@@ -97,8 +101,16 @@ def run(
                 tasks += [(validator, [a]) for a in artifacts]
         tasks.sort(key=lambda t: not (t[0].slow or t[0].batch))  # long single runs (checkov, batches) first
         workers = jobs or os.cpu_count() or 2
+        if progress is not None:
+            progress.start(len(tasks))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="phasekit-check") as pool:
-            futures: list[Future[list[Result]]] = [pool.submit(_one, v, a, ctx) for v, a in tasks]
+            futures: list[Future[list[Result]]] = []
+            for v, a in tasks:
+                fut = pool.submit(_one, v, a, ctx)
+                if progress is not None:  # one step per finished call: validator and artifact
+                    label = f"{v.name} {a[0].label if len(a) == 1 else f'({len(a)} artifacts)'}"
+                    fut.add_done_callback(lambda _f, label=label: progress.step(label))
+                futures.append(fut)
             for fut in futures:
                 results += fut.result()
     finally:

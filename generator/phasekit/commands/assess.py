@@ -26,7 +26,12 @@ from ._options import arch_option
               help="Also write readiness charts (SVG) here; the Markdown links to them.")
 def command(arch_path: Path, repo: Path | None, fmt: str, output: Path | None, fail_under: int | None,
             svg_dir: Path | None) -> None:
-    """Score the architecture and the repository against ten capabilities and list the gaps and the roadmap."""
+    """Score the architecture and the repository against ten capabilities and list the gaps and the roadmap.
+
+    \b
+    Example:
+      phasekit assess -o docs/gap-analysis.md --svg-dir docs/img
+    """
     arch = model.load(arch_path)
     repo = repo if repo is not None else (arch_path.parent if str(arch_path.parent) else Path("."))
     if not repo.is_dir():

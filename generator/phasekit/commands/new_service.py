@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ def command(
     name: str, language: str, kind: str, port: int, dest: Path | None, arch_path: Path,
     template: str | None, vcs_ref: str | None,
 ) -> None:
-    """Create service NAME from the starter kit and add it to the architecture."""
+    """Create service NAME from the starter kit and add it to the architecture.
+
+    \b
+    Example:
+      phasekit new-service orders --language go --port 8081
+    """
     if not SERVICE_NAME.match(name):
         raise PhasekitError(
             f"invalid service name {name!r}: use lowercase letters, digits and '-', start with a letter, "
@@ -70,11 +76,26 @@ def command(
     result = render.apply(updated, dest, ["service"], source, extra=answers)
     _write_atomically(arch_path, model.dump(updated, _schema_ref(arch_path)))
     click.echo(f"wrote {len(result.written)} files into {dest}")
-    click.echo(
-        f"added service '{name}' to {arch_path}; run `phasekit update` in the repository so the applied "
-        "blueprints pick it up",
-        err=True,
-    )
+    click.echo(f"added service '{name}' to {arch_path}; {next_step(name, arch_path, dest)}", err=True)
+
+
+def next_step(name: str, arch_path: Path, dest: Path) -> str:
+    """The exact commands that make the applied blueprints pick the new service up. `phasekit update` merges
+    through git and refuses uncommitted changes, so the commit comes first."""
+    repo = arch_path.parent if str(arch_path.parent) else Path(".")
+    applied = sorted(p.name for p in repo.glob(".copier-answers.*.yml") if p.name != ".copier-answers.service.yml")
+    paths = " ".join(shlex.quote(_here(p)) for p in (arch_path, dest))
+    commit = f'git add {paths} && git commit -m "Add service {name}"'
+    if not applied:
+        return f"commit it, then apply the blueprints:\n  {commit} && phasekit apply --phase 1"
+    update = "phasekit update" + ("" if _here(repo) == "." else f" --arch {shlex.quote(_here(arch_path))} "
+                                                                 f"--dest {shlex.quote(_here(repo))}")
+    return (f"the {len(applied)} applied blueprint(s) pick it up after a commit (update merges through git):"
+            f"\n  {commit} && {update}")
+
+
+def _here(path: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix()
 
 
 def service_entry(name: str, language: str, kind: str, port: int, path: str) -> dict[str, Any]:

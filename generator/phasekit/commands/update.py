@@ -8,7 +8,8 @@ import click
 
 from .. import model, preview, render
 from ..errors import PhasekitError
-from ._options import arch_option, dest_option, template_option, vcs_ref_option
+from ..progress import Progress
+from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
 
 VERBS = {
     preview.NEW: "new", preview.UPDATED: "update", preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
@@ -23,15 +24,22 @@ VERBS = {
 @vcs_ref_option
 @click.option("--dry-run", is_flag=True, help="Preview per file what the update would do; write nothing.")
 @click.option("--abort", is_flag=True, help="Undo an update that was interrupted (killed) half-way.")
-def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | None, dry_run: bool, abort: bool) -> None:
-    """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept)."""
+def command(arch_path: Path, dest: Path | None, template: str | None, vcs_ref: str | None, dry_run: bool, abort: bool) -> None:
+    """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept).
+
+    \b
+    Example:
+      phasekit update --dry-run && phasekit update && git diff
+    """
+    dest = dest_or_default(dest, arch_path)
     if abort:
         base = render.abort_update(dest)
         click.echo(f"restored {dest} to {base[:12]}, as it was before the update", err=True)
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent)
+    with Progress("update") as progress:
+        plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent, progress=progress)
     conflicts: list[Path] = []
     for plan in plans:
         where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")

@@ -1,6 +1,8 @@
 """Compose files (by name, or by their top-level keys): `docker compose config` (or `docker-compose config`).
 
-An override file whose services lack image/build is checked merged onto the base file in its folder.
+As `docker compose` does by default, compose.yaml (or docker-compose.yml, ...) is checked together with the
+compose.override.yaml (docker-compose.override.yml, ...) beside it, and the override merged onto it; any
+other override file whose services lack image/build is checked merged onto the base file in its folder.
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ def is_compose(path: Path, doc: dict[Any, Any] | None) -> bool:
     if _NAME.search(path.name):
         return True
     return all(isinstance(k, str) and (k in _TOP or k.startswith("x-")) for k in doc)
+
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def default_override(path: Path) -> Path | None:
+    """The override file compose merges onto this default-named file when both are present."""
+    if path.name not in DEFAULT_FILES:
+        return None
+    stem, suffix = path.name.rsplit(".", 1)
+    for ext in (suffix, "yaml" if suffix == "yml" else "yml"):
+        candidate = path.with_name(f"{stem}.override.{ext}")
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _complete(doc: dict[Any, Any]) -> bool:
@@ -67,8 +84,15 @@ class Compose(Validator):
             if not inventory.in_chart(path) and is_compose(path, inventory.first_mapping(path)):
                 found[path] = inventory.first_mapping(path)
         out = []
+        overrides = {o: path for path in found if (o := default_override(path)) is not None}
         for path, doc in found.items():
             base, stub = "", ()
+            if path in overrides:  # as compose does: the default file's override merged onto it
+                out.append(inventory.artifact(path, base=overrides[path].name))
+                continue
+            if default_override(path) is not None:
+                out.append(inventory.artifact(path, override=default_override(path).name))
+                continue
             if not _complete(doc):
                 names = set(doc["services"])
                 for other, odoc in found.items():
@@ -84,6 +108,9 @@ class Compose(Validator):
         cmd = self.command(ctx) or ["docker-compose"]
         files = ([artifact.get("base")] if artifact.get("base") else []) + [artifact.path.name]
         note = f"merged onto {artifact.get('base')}" if artifact.get("base") else ""
+        if artifact.get("override"):
+            files.append(artifact.get("override"))
+            note = f"with {artifact.get('override')} merged onto it, as docker compose does"
         if artifact.get("stub"):
             stub = ctx.tempdir("compose-") / "base.yaml"
             stub.write_text(json.dumps({"services": {n: {"image": STUB_IMAGE} for n in artifact.get("stub")}}),
