@@ -456,3 +456,29 @@ def test_check_on_terraform_tfvars(tmp_path: Path) -> None:
     report = check.run(repo, validators=["fidelity"], env={**os.environ, "SEED_IMAGE": "x"})
     [web] = report.select(artifact="terraform/terraform.tfvars (web)")
     assert web.status is Status.SKIPPED and "do not carry command, entrypoint, volumes yet" in web.message
+
+
+def test_scheduled_service_must_be_a_cron_job(tmp_path: Path) -> None:
+    folder = _compose_project(tmp_path, "services:\n  report:\n    image: report:1\n"
+                                        "    x-phasekit-schedule: '0 3 * * *'\n  web:\n    image: web:1\n")
+    ctx = check.Context(root=folder, env=dict(os.environ))
+    report, web = compose_side.load(ctx, compose_command(), [folder / "compose.yaml"], {})
+    assert report.scheduled and not web.scheduled  # compose's JSON drops x- keys of services; its YAML keeps them
+    assert chart_rules.losses(report, Rendered([workload("CronJob", "report", {"image": "report:1"})], NS))[0] == []
+    assert chart_rules.losses(report, Rendered([workload("Deployment", "report", {"image": "report:1"})], NS))[0] == [
+        "report: scheduled service runs as a Deployment, expected CronJob"]
+
+
+def test_network_policies_without_a_chart_are_checked_on_the_contract_labels(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, faithful())
+    shutil.rmtree(repo / "charts")
+    netpols = [p for p in policies() if p["metadata"]["name"] != "web-to-api"]
+    for p in netpols:  # without the chart there are no containerPort names to resolve: numbers only
+        for rule in p["spec"].get("ingress", []):
+            rule["ports"] = [{"port": 9000 if port["port"] == "http" else port["port"]} for port in rule["ports"]]
+    (repo / "k8s" / "network-policies" / "policies.yaml").write_text(yaml.safe_dump_all(netpols), encoding="utf-8")
+    report = check.run(repo, validators=["fidelity"], env={**os.environ, "SEED_IMAGE": "x"})
+    [web] = report.select(artifact="k8s/network-policies (web)")
+    assert (web.status, web.message) == (
+        Status.FAILED, "web -> api: TCP/9000 is blocked by the NetworkPolicies (egress of web)")
+    assert report.failed == 1

@@ -4,6 +4,7 @@ pod label app.kubernetes.io/name (the contract's name for a compose service's po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def container_ports(container: dict[str, Any]) -> tuple[tuple[str, int, str], ..
 
 @dataclass
 class Rendered:
-    """One environment's documents, with the look-ups the rules need."""
+    """One environment's documents, with the look-ups the rules need (indexed once: charts can be large)."""
 
     docs: list[dict[str, Any]]
     namespace: str
@@ -70,30 +71,51 @@ class Rendered:
     def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
         return [d for d in self.docs if d.get("kind") in kinds]
 
+    @cached_property
+    def _workloads(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for w in self.of_kind(*WORKLOAD_KINDS):
+            out.setdefault(pod_labels(w).get(NAME_LABEL, ""), []).append(w)
+        return out
+
     def workloads(self, service_id: str) -> list[dict[str, Any]]:
-        return [w for w in self.of_kind(*WORKLOAD_KINDS) if pod_labels(w).get(NAME_LABEL) == service_id]
+        return self._workloads.get(service_id, [])
+
+    @cached_property
+    def _externals(self) -> list[dict[str, Any]]:
+        return [s for s in self.of_kind("Service") if (s.get("spec") or {}).get("type") == "ExternalName"
+                and str(annotations(s).get("phasekit.dev/external")).lower() == "true"]
 
     def external(self, service_id: str, service_name: str) -> dict[str, Any] | None:
         """The ExternalName Service standing for an external datastore."""
-        for svc in self.of_kind("Service"):
-            meta = svc.get("metadata") or {}
-            mine = ((meta.get("labels") or {}).get(NAME_LABEL) == service_id
-                    or annotations(svc).get("phasekit.dev/service") == service_name)
-            if (mine and (svc.get("spec") or {}).get("type") == "ExternalName"
-                    and str(annotations(svc).get("phasekit.dev/external")).lower() == "true"):
+        for svc in self._externals:
+            if (((svc.get("metadata") or {}).get("labels") or {}).get(NAME_LABEL) == service_id
+                    or annotations(svc).get("phasekit.dev/service") == service_name):
                 return svc
         return None
 
-    def services_selecting(self, labels: dict[str, str]) -> list[dict[str, Any]]:
-        out = []
+    @cached_property
+    def _services(self) -> dict[str | None, list[dict[str, Any]]]:
+        """Services with a selector, by the name label they select (None: they select without it)."""
+        out: dict[str | None, list[dict[str, Any]]] = {}
         for svc in self.of_kind("Service"):
             selector = (svc.get("spec") or {}).get("selector") or {}
-            if selector and all(labels.get(k) == str(v) for k, v in selector.items()):
-                out.append(svc)
+            if selector:
+                out.setdefault(selector.get(NAME_LABEL), []).append(svc)
+        return out
+
+    def services_selecting(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        candidates = self._services.get(labels.get(NAME_LABEL), []) + self._services.get(None, [])
+        return [svc for svc in candidates
+                if all(labels.get(k) == str(v) for k, v in svc["spec"]["selector"].items())]
+
+    @cached_property
+    def _autoscalers(self) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
+        out: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+        for h in self.of_kind("HorizontalPodAutoscaler"):
+            ref = (h.get("spec") or {}).get("scaleTargetRef") or {}
+            out.setdefault((ref.get("kind"), ref.get("name")), []).append(h)
         return out
 
     def autoscalers(self, workload: dict[str, Any]) -> list[dict[str, Any]]:
-        name = (workload.get("metadata") or {}).get("name")
-        return [h for h in self.of_kind("HorizontalPodAutoscaler")
-                if ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == workload.get("kind")
-                and ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == name]
+        return self._autoscalers.get((workload.get("kind"), (workload.get("metadata") or {}).get("name")), [])

@@ -70,12 +70,19 @@ class Policies:
 
     policies: list[Mapping[str, Any]]
     namespace_labels: dict[str, Mapping[str, str]] = field(default_factory=dict)
+    _selected: dict[Any, list[Mapping[str, Any]]] = field(default_factory=dict, repr=False)
 
     def _ns_labels(self, namespace: str) -> Mapping[str, str]:
         # the API server puts kubernetes.io/metadata.name on every namespace
         return {**self.namespace_labels.get(namespace, {}), "kubernetes.io/metadata.name": namespace}
 
     def _selecting(self, pod: Pod, direction: str) -> list[Mapping[str, Any]]:
+        key = (pod.namespace, tuple(sorted(pod.labels.items())), direction)
+        if key not in self._selected:  # one scan of the policies per pod and direction, not per connection
+            self._selected[key] = self._scan(pod, direction)
+        return self._selected[key]
+
+    def _scan(self, pod: Pod, direction: str) -> list[Mapping[str, Any]]:
         out = []
         for policy in self.policies:
             spec = policy.get("spec") or {}

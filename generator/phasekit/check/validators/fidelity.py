@@ -7,6 +7,7 @@ file to compare with.
 
 from __future__ import annotations
 
+import os
 import re
 
 from .._core import INSTALL_HINT, Artifact, Context, Result, Status, Validator
@@ -36,7 +37,7 @@ def _compose(ctx: Context, project: Project) -> list[Service]:
                    "docker-compose.yml in the checked folder)")
     missing = [f for f in files if not f.is_file()]
     if missing:
-        raise Skip(f"compose file {missing[0].relative_to(project.root).as_posix()} not found")
+        raise Skip(f"compose file {os.path.relpath(missing[0], project.root)} not found")
     from ...capture.compose import compose_command  # only to locate the CLI
     from ...errors import ModelError
 
@@ -92,7 +93,10 @@ class Fidelity(Validator):
 
     def _kubernetes(self, artifact: Artifact, ctx: Context, project: Project, services: list[Service]) -> list[Result]:
         rendered = None
-        namespace = project.id or artifact.path.name
+        # the chart renders into `-n <project id>`; without architecture.yaml, its folder name (or the policies')
+        policy_ns = next((d["metadata"]["namespace"] for d in project.policy_docs
+                          if (d.get("metadata") or {}).get("namespace")), "default")
+        namespace = project.id or (artifact.path.name if artifact.get("values") else policy_ns)
         part_of = namespace
         if artifact.get("values"):  # a chart x values file; else the NetworkPolicies alone
             if ctx.which("helm") is None:
