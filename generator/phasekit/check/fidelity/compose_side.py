@@ -107,6 +107,7 @@ def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json
 
 def load(ctx: Context, command: list[str], files: list[Path], architecture: dict[str, Any]) -> list[Service]:
     data = config(ctx, command, files)
+    base = files[0].parent.absolute()
     specs = data.get("services") or {}
     schedules: set[str] = set()
     if any(SCHEDULE_KEY in f.read_text(encoding="utf-8", errors="replace") for f in files):
@@ -121,7 +122,7 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
         services.append(Service(
             name=name, image=spec.get("image"), build=bool(spec.get("build")),
             entrypoint=spec.get("entrypoint") or None, command=spec.get("command") or None,
-            mounts=_mounts(spec), ports=_ports(spec), healthcheck=_healthcheck(spec),
+            mounts=_mounts(spec, base), ports=_ports(spec), healthcheck=_healthcheck(spec),
             one_shot=spec.get("restart") == "no",
             scheduled=name in schedules or bool(declared.get("schedule")),
             scalable=declared.get("scalable") is True,
@@ -130,7 +131,13 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
     return services
 
 
-def _mounts(spec: dict[str, Any]) -> list[Mount]:
+def _shown(source: str, base: Path) -> str:
+    """A bind source as the compose file writes it (./x), not compose's absolute path."""
+    path = Path(source)
+    return f"./{path.relative_to(base).as_posix()}" if path.is_absolute() and path.is_relative_to(base) else source
+
+
+def _mounts(spec: dict[str, Any], base: Path) -> list[Mount]:
     out = []
     for vol in spec.get("volumes") or []:
         kind, source, target = vol.get("type"), vol.get("source") or "", vol.get("target")
@@ -142,9 +149,9 @@ def _mounts(spec: dict[str, Any]) -> list[Mount]:
             if source.startswith(HOST_SYSTEM_PATHS) or source.endswith("docker.sock"):
                 out.append(Mount(target, "host", source))
             elif vol.get("read_only") or _is_file(source, target):
-                out.append(Mount(target, "config", source, file=_is_file(source, target)))
+                out.append(Mount(target, "config", _shown(source, base), file=_is_file(source, target)))
             else:  # a writable directory (compose creates a missing source as one)
-                out.append(Mount(target, "data", source))
+                out.append(Mount(target, "data", _shown(source, base)))
     out += [Mount(t.split(":", 1)[0], "tmpfs") for t in spec.get("tmpfs") or []]
     return out
 
