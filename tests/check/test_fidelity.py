@@ -482,3 +482,33 @@ def test_network_policies_without_a_chart_are_checked_on_the_contract_labels(tmp
     assert (web.status, web.message) == (
         Status.FAILED, "web -> api: TCP/9000 is blocked by the NetworkPolicies (egress of web)")
     assert report.failed == 1
+
+
+def test_variable_references_in_commands_and_healthchecks(tmp_path: Path) -> None:
+    folder = _compose_project(tmp_path, textwrap.dedent("""\
+        services:
+          db:
+            image: mysql:8.0
+            command: ["--max-connections", "${MAX_CONN:-100}"]
+            environment:
+              MYSQL_ROOT_PASSWORD: root-pass
+              MAX_CONN: "100"
+            healthcheck:
+              test: ["CMD-SHELL", "mysqladmin ping -uroot -proot-pass"]
+        """))
+    ctx = check.Context(root=folder, env=dict(os.environ))
+    [db] = compose_side.load(ctx, compose_command(), [folder / "compose.yaml"], {})
+    assert db.command == ["--max-connections", "100"] and db.written["command"] == ["--max-connections", "${MAX_CONN:-100}"]
+
+    def losses(args: list[str], probe: list[str]) -> list[str]:
+        docs = [workload("StatefulSet", "db", {"image": "mysql:8.0", "args": args, "livenessProbe": {"exec": {"command": probe}}})]
+        return chart_losses(db, docs)
+
+    literal = ["/bin/sh", "-c", "mysqladmin ping -uroot -proot-pass"]
+    assert losses(["--max-connections", "100"], literal) == []
+    # compose's ${VAR} kept as Kubernetes' $(VAR); a credential replaced by a reference to the same value
+    assert losses(["--max-connections", "$(MAX_CONN)"], ["/bin/sh", "-c", "mysqladmin ping -uroot -p${MYSQL_ROOT_PASSWORD}"]) == []
+    assert losses(["--max-connections", "$(OTHER)"], ["/bin/sh", "-c", "mysqladmin ping -uroot -p${OTHER}"]) == [
+        "db: command [--max-connections 100] became container args [--max-connections $(OTHER)]",
+        "db: liveness probe does not follow the compose healthcheck [CMD-SHELL mysqladmin ping -uroot -proot-pass] "
+        "(got exec [/bin/sh -c mysqladmin ping -uroot -p${OTHER}])"]

@@ -18,6 +18,9 @@ NOT_HTTP = {
 }
 LOCAL_HTTP = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+COMPOSE_REF = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}|\$(\w+)")
+K8S_REF = re.compile(r"\$\((\w+)\)")
+SHELL_REF = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
 def _words(argv: list[str] | None) -> str:
@@ -71,11 +74,30 @@ def _image(svc: Service, container: dict[str, Any]) -> list[str]:
     return [f"{svc.name}: image {svc.image} became {container.get('image')}"]
 
 
+def _expand(argv: list[str], env: dict[str, str], *patterns: re.Pattern[str]) -> list[str]:
+    """argv with the variable references the container resolves replaced by compose's values for them."""
+    def value(m: re.Match[str]) -> str:
+        return env.get(next(g for g in m.groups() if g), m.group(0))
+
+    for pattern in patterns:
+        argv = [pattern.sub(value, a) for a in argv]
+    return argv
+
+
+def same_argv(got: list[str] | None, value: list[str] | None, written: list[str] | None, env: dict[str, str]) -> bool:
+    """The same words, or compose's ${VAR} kept as Kubernetes' $(VAR), or references to the service's own
+    environment that hold compose's values."""
+    if got == value or got is None or value is None:
+        return got == value
+    as_refs = [COMPOSE_REF.sub(lambda m: f"$({m.group(1) or m.group(2)})", a) for a in written or []]
+    return got == as_refs or _expand(got, env, K8S_REF) == value
+
+
 def _command(svc: Service, container: dict[str, Any]) -> list[str]:
     out = []
     for compose_key, value, k8s_key in (("entrypoint", svc.entrypoint, "command"), ("command", svc.command, "args")):
         got = container.get(k8s_key) or None
-        if got == value:
+        if same_argv(got, value, svc.written.get(compose_key), svc.environment):
             continue
         if value is None:
             out.append(f"{svc.name}: container {k8s_key} {_words(got)} is set, compose has no {compose_key}")
@@ -195,7 +217,9 @@ def _probes(svc: Service, container: dict[str, Any]) -> list[str]:
         elif handler == "httpGet" and number in NOT_HTTP:
             out.append(f"{svc.name}: {what}, which speaks {NOT_HTTP[number]}, not HTTP")
     if svc.healthcheck:
-        follows = _follows(svc.healthcheck, container.get("livenessProbe") or {}, declared)
+        probe = container.get("livenessProbe") or {}
+        follows = _follows(svc.healthcheck, probe, declared, svc.environment) or (
+            bool(svc.written.get("healthcheck")) and _follows(svc.written["healthcheck"], probe, declared, {}))
         if not follows:
             got = container.get("livenessProbe")
             out.append(f"{svc.name}: liveness probe does not follow the compose healthcheck "
@@ -203,12 +227,15 @@ def _probes(svc: Service, container: dict[str, Any]) -> list[str]:
     return out
 
 
-def _follows(test: list[str], probe: dict[str, Any], declared: tuple[tuple[str, int, str], ...]) -> bool:
-    """The probe runs the compose healthcheck: the same command, or the same local HTTP request."""
+def _follows(test: list[str], probe: dict[str, Any], declared: tuple[tuple[str, int, str], ...],
+             env: dict[str, str]) -> bool:
+    """The probe runs the compose healthcheck: the same command (a credential may be a reference to the
+    service's environment), or the same local HTTP request."""
     kind, args = test[0], test[1:]
     shell = " ".join(args) if kind == "CMD-SHELL" else shlex.join(args)
     command = (probe.get("exec") or {}).get("command")
     if command:
+        command = _expand(command, env, K8S_REF, SHELL_REF) if env else command
         accepted = [args] if kind == "CMD" else [["/bin/sh", "-c", shell], ["sh", "-c", shell]]
         if kind == "CMD-SHELL" and not re.search(r"[|&;<>()$`\\\"'*?]", shell):
             accepted.append(shell.split())

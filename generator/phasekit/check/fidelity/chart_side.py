@@ -27,7 +27,8 @@ def render(ctx: Context, chart: Path, values: str, namespace: str, helm_env: dic
         argv += ["--values", str(chart / values)]
     proc = ctx.run(argv, env=helm_env)
     if not proc.ok:
-        raise RenderError(proc.output.splitlines()[-1] if proc.output else f"helm exited {proc.returncode}")
+        errors = [ln for ln in proc.output.splitlines() if ln.startswith("Error:")]
+        raise RenderError(errors[0] if errors else proc.output or f"helm exited {proc.returncode}")
     return [d for d in load_yaml_text(proc.stdout) if isinstance(d, dict)]
 
 

@@ -62,6 +62,9 @@ class Service:
     one_shot: bool  # restart: "no"
     scheduled: bool = False
     scalable: bool = False
+    # As written, ${VAR} not interpolated: the chart may keep a reference where compose put a value.
+    written: dict[str, list[str] | None] = field(default_factory=dict)  # entrypoint, command, healthcheck
+    environment: dict[str, str] = field(default_factory=dict)  # interpolated values
     peers: dict[str, set[int]] = field(default_factory=dict)  # server name -> ports named by the client
 
     @property
@@ -86,10 +89,11 @@ def find_files(root: Path, architecture: dict[str, Any]) -> list[Path]:
     return []
 
 
-def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json") -> dict[str, Any]:
+def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json",
+           interpolate: bool = True) -> dict[str, Any]:
     """`compose config` over files, interpolated; a required variable gets a placeholder, as capture does."""
     argv = [*command, *[a for f in files for a in ("-f", str(f))], "--profile", "*", "config", "--format", fmt,
-            "--no-env-resolution"]
+            "--no-env-resolution", *([] if interpolate else ["--no-interpolate"])]
     # The files decide, never the caller's COMPOSE_* settings.
     env = {k: v for k, v in ctx.env.items() if not k.startswith("COMPOSE_")}
     local = dataclasses.replace(ctx, env=env)
@@ -107,6 +111,7 @@ def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json
 
 def load(ctx: Context, command: list[str], files: list[Path], architecture: dict[str, Any]) -> list[Service]:
     data = config(ctx, command, files)
+    written = config(ctx, command, files, interpolate=False).get("services") or {}
     base = files[0].parent.absolute()
     specs = data.get("services") or {}
     schedules: set[str] = set()
@@ -118,7 +123,7 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
              if isinstance(s, dict)} if isinstance(architecture, dict) else {}
     services = []
     for name in sorted(specs):
-        spec, declared = specs[name] or {}, model.get(name) or {}
+        spec, declared, raw = specs[name] or {}, model.get(name) or {}, written.get(name) or {}
         services.append(Service(
             name=name, image=spec.get("image"), build=bool(spec.get("build")),
             entrypoint=spec.get("entrypoint") or None, command=spec.get("command") or None,
@@ -126,6 +131,9 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
             one_shot=spec.get("restart") == "no",
             scheduled=name in schedules or bool(declared.get("schedule")),
             scalable=declared.get("scalable") is True,
+            written={"entrypoint": raw.get("entrypoint") or None, "command": raw.get("command") or None,
+                     "healthcheck": _healthcheck(raw)},
+            environment={k: str(v) for k, v in (spec.get("environment") or {}).items() if v is not None},
         ))
     _peers(services, specs)
     return services
