@@ -16,6 +16,7 @@ Both the egress of the source and the ingress of the destination must allow the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 
@@ -82,9 +83,21 @@ class Policies:
             self._selected[key] = self._scan(pod, direction)
         return self._selected[key]
 
-    def _scan(self, pod: Pod, direction: str) -> list[Mapping[str, Any]]:
-        out = []
+    @cached_property
+    def _by_label(self) -> dict[tuple[str, str] | None, list[Mapping[str, Any]]]:
+        """Each policy under one label its podSelector requires (None: it requires none), so a pod is
+        matched against the policies that can select it, not all of them (charts of 1,000 services)."""
+        index: dict[tuple[str, str] | None, list[Mapping[str, Any]]] = {}
         for policy in self.policies:
+            required = ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels") or {}
+            key = next(((k, str(v)) for k, v in sorted(required.items())), None)
+            index.setdefault(key, []).append(policy)
+        return index
+
+    def _scan(self, pod: Pod, direction: str) -> list[Mapping[str, Any]]:
+        candidates = [p for key in [None, *pod.labels.items()] for p in self._by_label.get(key, [])]
+        out = []
+        for policy in candidates:
             spec = policy.get("spec") or {}
             if ((policy.get("metadata") or {}).get("namespace") == pod.namespace
                     and direction in policy_types(spec) and selector_matches(spec.get("podSelector"), pod.labels)):
