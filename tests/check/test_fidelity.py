@@ -288,6 +288,9 @@ def test_missing_workload_and_external_datastore(services: dict) -> None:
                                                   "annotations": {"phasekit.dev/external": "true"}},
                  "spec": {"type": "ExternalName", "externalName": "db.example.com"}})
     assert chart_rules.losses(services["db"], Rendered(docs, NS)) == ([], ["db: declared external (ExternalName Service)"])
+    # outside the cluster: no pod of ours to reach (egress to it is the platform's business, not an edge here)
+    netpols = [p for p in policies() if p["metadata"]["name"] not in {"api-to-db", "db-from-api"}]
+    assert edge_losses(services, docs, netpols) == []
 
 
 def test_autoscaled_or_replicated_data_service(services: dict) -> None:

@@ -51,6 +51,8 @@ def losses(services: list[Service], rendered: cs.Rendered | None, policies: Poli
     pods = {s.name: pod_of(s, rendered, namespace, part_of) for s in services}
     out: dict[str, list[str]] = {s.name: [] for s in services}
     for client in services:
+        if rendered and rendered.external(client.id, client.name):
+            continue  # runs outside the cluster: no pod of ours sends its traffic
         src = pods[client.name]
         for proto in ("UDP", "TCP"):
             if not policies.verdict(src, KUBE_DNS, 53, proto).egress:
