@@ -515,3 +515,27 @@ def test_variable_references_in_commands_and_healthchecks(tmp_path: Path) -> Non
         "db: command [--max-connections 100] became container args [--max-connections $(OTHER)]",
         "db: liveness probe does not follow the compose healthcheck [CMD-SHELL mysqladmin ping -uroot -proot-pass] "
         "(got exec [/bin/sh -c mysqladmin ping -uroot -p${OTHER}])"]
+
+
+def test_source_mounts_and_machine_paths(tmp_path: Path) -> None:
+    folder = _compose_project(tmp_path / "project", textwrap.dedent("""\
+        services:
+          app:
+            build: ./api
+            volumes:
+              - ./api:/srv/app
+              - ./uploads:/srv/uploads
+              - /var/log/app:/var/log/app
+        """))
+    (folder / "uploads").mkdir()
+    ctx = check.Context(root=folder, env=dict(os.environ))
+    [app] = compose_side.load(ctx, compose_command(), [folder / "compose.yaml"], {})
+    assert [(m.kind, m.source) for m in app.mounts] == [
+        ("source", "./api"), ("data", "./uploads"), ("data", "/var/log/app")]
+    docs = [workload("Deployment", "app", {"image": "registry.example/app:1"})]
+    docs[0]["metadata"]["annotations"] = {"phasekit.dev/not-portable": "/var/log/app,/srv/uploads"}
+    # the code over the built image is not lost; a machine path may be waived, the project's own data may not
+    assert chart_rules.losses(app, Rendered(docs, NS)) == (
+        ["app: data volume /srv/uploads (from ./uploads) is not mounted"],
+        ["app: source folder ./api at /srv/app is the built image's own code",
+         "app: host path /var/log/app at /var/log/app acknowledged as not portable"])

@@ -133,12 +133,16 @@ def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any]) 
     out: list[str] = []
     notes: list[str] = []
     for m in svc.mounts:
+        if m.kind == "source":
+            notes.append(f"{svc.name}: source folder {m.source} at {m.target} is the built image's own code")
+            continue
+        if m.target in acknowledged and m.source.startswith("/"):
+            # a path of the machine (outside the compose project) that the workload says it cannot have
+            notes.append(f"{svc.name}: host path {m.source} at {m.target} acknowledged as not portable")
+            continue
         if m.kind == "host":
-            if m.target in acknowledged:
-                notes.append(f"{svc.name}: host path {m.source} at {m.target} acknowledged as not portable")
-            else:
-                out.append(f"{svc.name}: host path {m.source} at {m.target} dropped without a "
-                           f"phasekit.dev/not-portable annotation")
+            out.append(f"{svc.name}: host path {m.source} at {m.target} dropped without a "
+                       f"phasekit.dev/not-portable annotation")
             continue
         mount = mounts.get(m.target)
         kind, body = _volume_source(workload, mount["name"]) if mount else ("missing", {})

@@ -35,7 +35,7 @@ def dns_id(name: str) -> str:
 @dataclass(frozen=True)
 class Mount:
     target: str
-    kind: str  # data | config | tmpfs | host
+    kind: str  # data | config | tmpfs | host | source (the service's own code over its built image)
     source: str = ""
     file: bool = False  # a single file: mounted from a ConfigMap it needs subPath
 
@@ -146,6 +146,7 @@ def _shown(source: str, base: Path) -> str:
 
 
 def _mounts(spec: dict[str, Any], base: Path) -> list[Mount]:
+    context = Path((spec.get("build") or {}).get("context") or "/nonexistent").absolute()
     out = []
     for vol in spec.get("volumes") or []:
         kind, source, target = vol.get("type"), vol.get("source") or "", vol.get("target")
@@ -156,6 +157,9 @@ def _mounts(spec: dict[str, Any], base: Path) -> list[Mount]:
         elif kind == "bind":
             if source.startswith(HOST_SYSTEM_PATHS) or source.endswith("docker.sock"):
                 out.append(Mount(target, "host", source))
+            elif Path(source).is_dir() and Path(source).absolute().is_relative_to(context):
+                # development: the code is mounted over the image that already carries it
+                out.append(Mount(target, "source", _shown(source, base)))
             elif vol.get("read_only") or _is_file(source, target):
                 out.append(Mount(target, "config", _shown(source, base), file=_is_file(source, target)))
             else:  # a writable directory (compose creates a missing source as one)

@@ -60,7 +60,7 @@ def losses(svc: Service, entry: dict[str, Any] | None) -> tuple[list[str], list[
     if "volumes" in entry:
         kinds = {v.get("target"): v.get("kind") for v in entry["volumes"] or [] if isinstance(v, dict)}
         for m in svc.mounts:
-            if m.kind != "host" and kinds.get(m.target) != m.kind:
+            if m.kind not in ("host", "source") and kinds.get(m.target) != m.kind:
                 got = f"is {kinds[m.target]}" if m.target in kinds else "is missing"
                 out.append(f"{svc.name}: {m.kind} volume {m.target} {got}")
     ports = {(int(p["port"]), str(p.get("protocol") or "TCP").upper()) for p in entry.get("ports") or [] if "port" in p}
