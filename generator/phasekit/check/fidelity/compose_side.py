@@ -111,7 +111,10 @@ def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json
 
 def load(ctx: Context, command: list[str], files: list[Path], architecture: dict[str, Any]) -> list[Service]:
     data = config(ctx, command, files)
-    written = config(ctx, command, files, interpolate=False).get("services") or {}
+    try:
+        written = config(ctx, command, files, interpolate=False).get("services") or {}
+    except ComposeError:  # should compose refuse the file as written, compare interpolated values only
+        written = {}
     base = files[0].parent.absolute()
     specs = data.get("services") or {}
     schedules: set[str] = set()
