@@ -52,6 +52,7 @@ BROKEN = {
     "hadolint": ("Dockerfile", "DL3006"),
     "compose-config": ("compose.yaml", "services.web.ports must be a array"),
     "adr": ("docs/decisions/0002-use-postgresql.md", "missing section(s): Consequences"),
+    "fidelity": ("charts/web (values.yaml) (web)", "web: image nginx:1.27 became ghcr.io/example/web:0.1.0"),
     "checkov": ("Dockerfile (CKV_DOCKER_3 /Dockerfile.)", "CKV_DOCKER_3"),
 }
 # The good/ tree is one small repository with a valid sample for every validator but checkov (a security

@@ -7,6 +7,7 @@ from .actionlint import Actionlint
 from .adr import Adr
 from .checkov import Checkov
 from .compose import Compose
+from .fidelity import Fidelity
 from .grafana import GrafanaDashboard, GrafanaProvisioning
 from .hadolint import Hadolint
 from .helm import HelmLint, HelmTemplate
@@ -31,6 +32,7 @@ ALL: tuple[type[Validator], ...] = (
     PromtoolConfig, PromtoolRules, PromtoolTest, Amtool, Blackbox, GrafanaDashboard, GrafanaProvisioning,
     Actionlint, Zizmor, WorkflowSchema, DependabotSchema,
     RegoCompile, RegoTest, Shellcheck, PythonCompile, PhpLint, Hadolint, Compose, Adr,
+    Fidelity,
     Checkov,
 )
 

@@ -1,0 +1,70 @@
+"""Contract rules 2-5 for the docker-provider Terraform: terraform.tfvars `services` (and `datastores`)
+entries keep each compose service's image, command, entrypoint, volumes and ports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .compose_side import Service
+
+NEW_FIELDS = ("command", "entrypoint", "volumes")
+
+
+def _plain(value: Any) -> Any:
+    """python-hcl2 (8.x) keeps the quotes of HCL strings: '"nginx:1.27"' -> 'nginx:1.27'."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value[1:-1]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items() if k != "__comments__"}
+    return value
+
+
+def load(path: Path) -> dict[str, Any]:
+    import hcl2  # the `validate` extra; imported here so `phasekit check` starts without it
+
+    with path.open(encoding="utf-8") as fh:
+        return _plain(hcl2.load(fh))
+
+
+def entries(tfvars: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """id -> entry of services and datastores; a datastore's data_path is its data volume."""
+    out = {k: v for k, v in (tfvars.get("services") or {}).items() if isinstance(v, dict)}
+    for key, store in (tfvars.get("datastores") or {}).items():
+        if isinstance(store, dict) and key not in out:
+            entry = {**store, "ports": [{"port": store["port"]}] if store.get("port") else []}
+            if store.get("data_path") and store.get("persistent") and "volumes" not in store:
+                entry["volumes"] = [{"target": store["data_path"], "kind": "data"}]
+            out[key] = entry
+    return out
+
+
+def losses(svc: Service, entry: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(losses, fields the entry does not carry yet)."""
+    if entry is None:
+        return [f"{svc.name}: no entry {svc.id} in services or datastores"], []
+    out: list[str] = []
+    absent = [f for f in NEW_FIELDS if f not in entry]
+    built = entry.get("build") is True or svc.build
+    if not built and svc.image and entry.get("image") != svc.image:
+        out.append(f"{svc.name}: image {svc.image} became {entry.get('image')}")
+    for key, value in (("entrypoint", svc.entrypoint), ("command", svc.command)):
+        if key in entry and (entry[key] or None) != value:
+            out.append(f"{svc.name}: {key} {value or '(none)'} became {entry[key] or '(none)'}")
+    if "volumes" in entry:
+        kinds = {v.get("target"): v.get("kind") for v in entry["volumes"] or [] if isinstance(v, dict)}
+        for m in svc.mounts:
+            if m.kind not in ("host", "source") and kinds.get(m.target) != m.kind:
+                got = f"is {kinds[m.target]}" if m.target in kinds else "is missing"
+                out.append(f"{svc.name}: {m.kind} volume {m.target} {got}")
+    ports = {(int(p["port"]), str(p.get("protocol") or "TCP").upper()) for p in entry.get("ports") or [] if "port" in p}
+    for p in svc.ports:
+        if (p.number, p.protocol) not in ports:
+            out.append(f"{svc.name}: port {p} is missing")
+    return out, absent
