@@ -35,6 +35,7 @@ class Pod:
     namespace: str | None  # None: an address outside the cluster
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     ip: str = "203.0.113.99"
+    named_ports: dict[str, int] = field(default_factory=dict, hash=False, compare=False)  # containerPort names
 
 
 def selects(selector: dict | None, labels: dict[str, str]) -> bool:
@@ -379,13 +380,82 @@ def test_helm_test_pods_reach_only_their_own_service(rendered, example: str) -> 
     pods = system_pods(arch)
     helm_only = load_yaml_docs(folder / FOLDER / HELM_TEST)
     assert all(d["spec"]["policyTypes"] in (["Ingress"], ["Egress"]) for d in helm_only)
-    for svc in arch["services"]:
+    for svc in arch["services"] + [d for d in arch["datastores"] if in_cluster(d, arch["environments"])]:
         tester = Pod(f"test-{svc['id']}", project, {"app.kubernetes.io/component": "helm-test", "app.kubernetes.io/part-of": project,
                                                     "phasekit.dev/tests": svc["id"]}, "10.244.2.1")
         for other in pods.values():
             for port, protocol in sorted(probe_ports(arch)):
                 expected = other.name == svc["id"] and protocol == "TCP" and (port, protocol) in server_ports(svc)
                 assert allowed(policies, tester, other, port, protocol) is expected, (tester.name, other.name, port, protocol)
+
+
+def chart_pods(docs: list[dict], namespace: str) -> tuple[dict[str, list[Pod]], list[dict], list[Pod]]:
+    """What `helm template` runs: pods by compose service (annotation phasekit.dev/service), the Services, test pods."""
+    pods: dict[str, list[Pod]] = {}
+    for n, doc in enumerate(docs):
+        kind = doc["kind"]
+        if kind not in ("Deployment", "StatefulSet", "Job", "CronJob"):
+            continue
+        template = doc["spec"]["jobTemplate"]["spec"]["template"] if kind == "CronJob" else doc["spec"]["template"]
+        service = doc["metadata"]["annotations"]["phasekit.dev/service"]
+        named = {p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", []) if "name" in p}
+        pods.setdefault(service, []).append(Pod(f"{kind}/{doc['metadata']['name']}", namespace, template["metadata"]["labels"], f"10.244.4.{n}", named))
+    services = [d for d in docs if d["kind"] == "Service"]
+    tests = [Pod(d["metadata"]["name"], namespace, d["metadata"]["labels"], "10.244.6.1") for d in docs if d["kind"] == "Pod"]
+    return pods, services, tests
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_charts_pods_reach_what_they_depend_on(rendered, example: str) -> None:
+    """Against the real chart (`helm template` per environment): every depends_on edge, from every pod of the client
+    (whatever its workload kind) to every pod behind the server's Service, on every port of that Service; the pods
+    of a service that declares no edge reach none; `helm test` pods reach the Service they test."""
+    arch = arch_of(example)
+    project = arch["project"]["id"]
+    folder = rendered(example, "helm", "network-policy")
+    chart = folder / "charts" / project
+    policies = policies_of(folder)
+    names = {s["name"]: s for s in arch["services"]} | {d["name"]: d for d in arch["datastores"]}
+    for env in arch["environments"]:
+        values = chart / f"values-{env}.yaml"
+        result = run_tool(["helm", "template", project, str(chart), "--namespace", project, "-f", str(values)])
+        assert result.returncode == 0, result.stderr
+        pods, services, tests = chart_pods([d for d in yaml.safe_load_all(result.stdout) if d], project)
+        assert set(pods) == {s["name"] for s in arch["services"]} | {d["name"] for d in arch["datastores"] if env not in d["external_in"] and not d["managed"]}
+        behind = {}  # compose name -> (pods selected by its Service, the Service's ports)
+        for service in services:
+            if service["spec"].get("type") == "ExternalName":
+                continue
+            selected = [p for group in pods.values() for p in group if selects({"matchLabels": service["spec"]["selector"]}, p.labels)]
+            (name,) = {n for n, group in pods.items() if set(group) & set(selected)}
+            ports = []
+            for entry in service["spec"]["ports"]:  # the port the pod listens on: targetPort, by number or by name
+                target = entry.get("targetPort", entry["port"])
+                ports.append((selected[0].named_ports[target] if isinstance(target, str) else target, entry.get("protocol", "TCP")))
+            behind[name] = (selected, ports)
+        checked = 0
+        for svc in arch["services"]:
+            for dep in svc["depends_on"]:
+                if dep not in behind:
+                    assert not names[dep].get("ports") or dep not in pods, (env, dep)  # a worker, or external here
+                    continue
+                targets, ports = behind[dep]
+                for client in pods[svc["name"]]:
+                    for target in targets:
+                        for port, protocol in ports:
+                            assert allowed(policies, client, target, port, protocol), f"{env}: {client.name} -> {target.name}:{port}/{protocol}"
+                            checked += 1
+            for other, (targets, ports) in behind.items():
+                if other not in svc["depends_on"] and other != svc["name"]:
+                    assert not [1 for c in pods[svc["name"]] for t in targets for port, proto in ports if allowed(policies, c, t, port, proto)], (env, svc["name"], other)
+        assert checked > 0
+        for tester in tests:
+            targets, ports = behind[names_by_id(arch)[tester.labels["phasekit.dev/tests"]]]
+            assert any(allowed(policies, tester, t, port, proto) for t in targets for port, proto in ports), (env, tester.name)
+
+
+def names_by_id(arch: dict) -> dict[str, str]:
+    return {item["id"]: item["name"] for item in arch["services"] + arch["datastores"]}
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
