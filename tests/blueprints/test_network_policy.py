@@ -349,9 +349,8 @@ def test_one_policy_per_workload_plus_deny_and_dns(rendered, example: str) -> No
     assert all(d["metadata"]["namespace"] == project for d in policies.values())
     stores = [d for d in arch["datastores"] if in_cluster(d, arch["environments"])]
     expected = {f"service-{s['id']}" for s in arch["services"]} | {f"datastore-{d['id']}" for d in stores}
-    monitoring = {f"monitoring-{s['id']}" for s in arch["services"]} | {f"monitoring-{d['id']}" for d in stores if server_ports(d)}
-    assert set(policies) == expected | monitoring | {"default-deny-all", "allow-dns-egress"}
-    for name in expected | monitoring:
+    assert set(policies) == expected | {"default-deny-all", "allow-dns-egress"}
+    for name in expected:
         selected = policies[name]["spec"]["podSelector"]["matchLabels"]
         assert name.endswith("-" + selected["app.kubernetes.io/name"]) and selected["app.kubernetes.io/part-of"] == project
 
@@ -547,10 +546,17 @@ def test_corner_cases_edges(corners) -> None:
     assert allowed(policies, pods["seed"], pods["api-v2"], 8080)
     assert allowed(policies, pods["nightly"], pods["pg"], 5432) and not allowed(policies, pods["nightly"], pods["cache"], 6379)  # a CronJob
     assert not allowed(policies, pods["edge-proxy"], pods["jobs"], 9464)  # a worker listens on nothing
+    assert allowed(policies, PROMETHEUS, pods["jobs"], 9464) and allowed(policies, PROMETHEUS, pods["api-v2"], 8080)
+    assert not allowed(policies, PROMETHEUS, pods["api-v2"], 5353, "UDP")
+    assert allowed(policies, pods["nightly"], PUSHGATEWAY, 9091) and not allowed(policies, pods["seed"], PUSHGATEWAY, 9091)
     names = {p["metadata"]["name"] for p in policies}
     assert {"datastore-unused", "datastore-pg"} <= names and not {"datastore-cloud-db", "datastore-everywhere"} & names
     unused = next(p for p in policies if p["metadata"]["name"] == "datastore-unused")
-    assert unused["spec"]["ingress"] == [] and unused["spec"]["egress"] == []
+    assert unused["spec"]["egress"] == [] and len(unused["spec"]["ingress"]) == 1  # Prometheus only
+    assert not [o for o in pods.values() if allowed(policies, o, pods["unused"], 3306)]
+    assert allowed(policies, PROMETHEUS, pods["unused"], 3306)
+    statsd = next(p for p in policies if p["metadata"]["name"] == "datastore-statsd")
+    assert len(statsd["spec"]["ingress"]) == 1  # api_v2 only: nothing to scrape over UDP
 
 
 def outside(ip: str) -> Pod:
@@ -653,7 +659,7 @@ def test_no_datastores_means_no_datastore_file(tmp_path: Path) -> None:
     folder = render_arch(arch, tmp_path, "network-policy") / FOLDER
     assert not (folder / "datastores.yaml").exists()
     kustomization = load_yaml_docs(folder / "kustomization.yaml")[0]
-    assert kustomization["resources"] == ["namespace.yaml", "default-deny.yaml", "services.yaml", "monitoring.yaml", "helm-test.yaml"]
+    assert kustomization["resources"] == ["namespace.yaml", "default-deny.yaml", "services.yaml", "helm-test.yaml"]
     built = run_tool(["kubectl", "kustomize", str(folder)])
     assert built.returncode == 0, built.stderr
 
