@@ -273,7 +273,40 @@ EXPECTED = [
     ("mediawiki", "backup", "mysql", 3306, "TCP", True),
     ("mediawiki", "backup", "memcached", 11211, "TCP", False),
     ("mediawiki", "memcached", "mysql", 3306, "TCP", False),
+    ("meetings", "migrate", "db", 5432, "TCP", True),  # a one-shot Job
+    ("meetings", "api", "db", 5432, "TCP", True),
+    ("meetings", "web", "api", 8000, "TCP", True),
+    ("meetings", "api", "recorder", 9000, "TCP", True),
+    ("meetings", "web", "recorder", 9000, "TCP", True),
+    ("meetings", "web", "db", 5432, "TCP", False),
+    ("meetings", "recorder", "db", 5432, "TCP", False),
+    ("meetings", "api", "turn", 3478, "UDP", False),
 ]
+
+
+@pytest.mark.parametrize(("example", "client", "port", "expected"), [
+    ("backup", "gitops-generator", 443, True),  # GIT_REMOTE: egress to git.example.com
+    ("backup", "gitops-generator", 22, False),
+    ("backup", "backup-agent", 443, False),
+    ("mediawiki", "backup", 443, True),  # backup.example.net
+    ("mediawiki", "mediawiki", 443, False),
+])
+def test_declared_egress_of_the_examples(rendered, example: str, client: str, port: int, expected: bool) -> None:
+    arch = arch_of(example)
+    policies = policies_of(rendered(example, "network-policy"))
+    assert allowed(policies, system_pods(arch)[client], INTERNET, port) is expected
+    inside = Pod("elsewhere", "other", {}, "10.244.200.1")  # an address in the cluster's ranges
+    assert not allowed(policies, system_pods(arch)[client], inside, port)
+
+
+def test_udp_stays_udp_from_the_ingress_controller(rendered) -> None:
+    """meetings: the TURN relay listens on 3478 over UDP and TCP; both are open to the ingress side, as declared."""
+    arch = arch_of("meetings")
+    policies = policies_of(rendered("meetings", "network-policy"))
+    turn = system_pods(arch)["turn"]
+    assert allowed(policies, INGRESS_CONTROLLER, turn, 3478, "UDP") and allowed(policies, INGRESS_CONTROLLER, turn, 3478, "TCP")
+    assert not allowed(policies, INGRESS_CONTROLLER, turn, 3479, "UDP")
+    assert not allowed(policies, PROMETHEUS, turn, 3478, "UDP") and allowed(policies, PROMETHEUS, turn, 3478, "TCP")
 
 
 @pytest.mark.parametrize(("example", "client", "server", "port", "protocol", "expected"), EXPECTED, ids=lambda v: str(v))
@@ -335,7 +368,10 @@ def test_dns_and_nothing_outside(rendered, example: str) -> None:
     for pod in system_pods(arch).values():
         assert allowed(policies, pod, KUBE_DNS, 53, "UDP") and allowed(policies, pod, KUBE_DNS, 53, "TCP")
         assert not allowed(policies, pod, KUBE_DNS, 5353, "UDP")
-        assert not allowed(policies, pod, INTERNET, 443)  # no example declares an external endpoint
+        svc = next((s for s in arch["services"] if s["id"] == pod.name), {"egress": []})
+        declared = {(e["port"], e.get("protocol", "TCP")) for e in svc["egress"] if "host" in e}  # a host: any outside address
+        for port, protocol in sorted(declared | {(443, "TCP"), (25, "TCP"), (5432, "TCP"), (443, "UDP")}):
+            assert allowed(policies, pod, INTERNET, port, protocol) is ((port, protocol) in declared), (pod.name, port, protocol)
         same_labels_elsewhere = Pod(pod.name, "other", pod.labels, "10.244.5.5")
         assert not [p for p, proto in probe_ports(arch) if allowed(policies, pod, same_labels_elsewhere, p, proto)]
 
