@@ -269,6 +269,9 @@ def test_data_json_is_the_architecture(rendered, example: str) -> None:
     for store in arch["datastores"]:
         assert data["datastores"][store["id"]]["callers"] == dependents(arch, store["name"])
         assert data["datastores"][store["id"]]["zone"] == store["zone"]
+        ports = [(p["port"], p["protocol"]) for p in data["datastores"][store["id"]]["ports"]]
+        assert ports == [(p["port"], p["protocol"]) for p in store["ports"]] and ports
+        assert data["datastores"][store["id"]]["external_in"] == store["external_in"]
     assert {env: r["min_replicas"] for env, r in data["environment_rules"].items()} == {
         env: 2 if env in ("prod", "production") else 1 for env in arch["environments"]
     }

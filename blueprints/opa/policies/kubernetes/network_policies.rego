@@ -1,9 +1,11 @@
 # METADATA
 # title: Every workload selected by a NetworkPolicy
 # description: >-
-#   Every long-running workload is selected by a NetworkPolicy of its own (a non-empty podSelector
-#   matching its pod labels, in its namespace), and the policies include a default deny of ingress
-#   and egress. The policies come from the input (several manifests, or conftest --combine) and
+#   Every workload that runs pods of the system (Deployment, StatefulSet, DaemonSet, and the Jobs and
+#   CronJobs of one-shot and scheduled services, which call other services too) is selected by a
+#   NetworkPolicy of its own (a non-empty podSelector matching its pod labels, in its namespace), and
+#   the policies include a default deny of ingress and egress. Bare Pods (`helm test` hooks) are left
+#   to their own policies. The policies come from the input (several manifests, or conftest --combine) and
 #   from data.phasekit.network_policies (a list of NetworkPolicy manifests), so one Deployment can
 #   be checked against the policies rendered elsewhere.
 # custom:
@@ -37,6 +39,9 @@ selected(doc) if {
 	k8s.selects(selector, k8s.pod_labels(doc))
 }
 
+# The workloads a NetworkPolicy must select.
+policed_kinds := k8s.long_running_kinds | {"Job", "CronJob"}
+
 default_deny if {
 	some policy in policies
 	k8s.empty_selector(object.get(policy, ["spec", "podSelector"], {}))
@@ -47,14 +52,14 @@ default_deny if {
 
 deny contains msg if {
 	some doc in k8s.workloads
-	doc.kind in k8s.long_running_kinds
+	doc.kind in policed_kinds
 	not selected(doc)
 	msg := sprintf("%s: no NetworkPolicy selects its pods (labels %v)", [k8s.display(doc), k8s.pod_labels(doc)])
 }
 
 deny contains msg if {
 	some doc in k8s.workloads
-	doc.kind in k8s.long_running_kinds
+	doc.kind in policed_kinds
 	not default_deny
 	msg := sprintf("%s: no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules) among the policies", [k8s.display(doc)])
 }

@@ -71,3 +71,37 @@ test_allow_all_is_not_a_default_deny if {
 	allow_all := object.union(deny_all, {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}]}})
 	count(np.deny) == 1 with input as deployment with data.phasekit.network_policies as [allow_all, allow("api")]
 }
+
+seed_template := {"metadata": {"labels": object.union(labels, {"app.kubernetes.io/name": "seed"})}, "spec": {"containers": [{"name": "seed"}]}}
+
+seed_job := {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "demo-seed"}, "spec": {"template": seed_template}}
+
+seed_cronjob := {
+	"apiVersion": "batch/v1",
+	"kind": "CronJob",
+	"metadata": {"name": "demo-seed"},
+	"spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": seed_template}}},
+}
+
+test_unselected_job_is_denied if {
+	messages := np.deny with input as seed_job with data.phasekit.network_policies as [deny_all, allow("api")]
+	count(messages) == 1
+	some msg in messages
+	startswith(msg, "Job/demo-seed: no NetworkPolicy selects its pods")
+}
+
+test_unselected_cronjob_is_denied if {
+	messages := np.deny with input as seed_cronjob with data.phasekit.network_policies as [deny_all, allow("api")]
+	count(messages) == 1
+	some msg in messages
+	startswith(msg, "CronJob/demo-seed: no NetworkPolicy selects its pods")
+}
+
+test_selected_job_and_cronjob_pass if {
+	count(np.deny) == 0 with input as [seed_job, seed_cronjob, deny_all, allow("seed")]
+}
+
+test_bare_pod_is_not_policed if {
+	pod := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "demo-test"}, "spec": {"containers": [{"name": "t"}]}}
+	count(np.deny) == 0 with input as pod with data.phasekit.network_policies as []
+}
