@@ -34,7 +34,7 @@ MODULES = ("network", "service", "monitoring", "storage")
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 PLATFORM_BLOCKS = {"resource", "data", "provider", "terraform"}
 PROVIDER_SOURCES = {"docker": "kreuzwerker/docker", "kubernetes": "hashicorp/kubernetes"}
-CHECKOV_SKIPS = {"CKV_K8S_14", "CKV_K8S_35", "CKV_K8S_43"}
+CHECKOV_SKIPS = {"CKV_K8S_14", "CKV_K8S_22", "CKV_K8S_35", "CKV_K8S_43"}
 
 
 # ---------------------------------------------------------------------------- rendering (once per session)
