@@ -150,6 +150,13 @@ def provider_free_copy(tf: Path, dest: Path) -> Path:
         (mod / "outputs.tf").write_text("".join(outputs))
     init = terraform(["init", "-backend=false", "-input=false"], dest)
     assert init.returncode == 0, init.stdout + init.stderr
+    # The operator says where config files holding credentials sit on the Docker host (the plan stops
+    # until they do: test_a_secret_config_file_needs_its_host_path).
+    secret = {key: {v["target"]: f"/srv/secrets{v['target']}" for v in item["volumes"] if v["kind"] == "config" and v.get("secret")}
+              for where in ("services", "datastores") for key, item in hcl(dest / "terraform.tfvars")[where].items()}
+    secret = {k: v for k, v in secret.items() if v}
+    if secret and (dest / "variables.tf").read_text().count('variable "secret_files"'):
+        (dest / "operator_secrets.auto.tfvars").write_text(f"secret_files = {json.dumps(secret)}\n")
     return dest
 
 
@@ -689,3 +696,18 @@ def test_commands_jobs_tmpfs_udp_and_host_paths_reach_both_providers(tmp_path):
         proc = plan(work, "environments/prod.tfvars")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert _console(work, "prod", 'local.services["nightly"].replicas') == 1
+
+
+def test_a_secret_config_file_needs_its_host_path(tf_out, tmp_path):
+    """backup's kubeconfig holds credentials: Docker mounts it from the host path the operator sets in
+    secret_files (never read into the state), and the plan names it until it is set."""
+    tf = tf_out("backup", "docker")
+    assert {"target": "/etc/backup/kubeconfig", "kind": "config", "source": "kubeconfig", "read_only": True,
+            "secret": True} in _service(tf, "backup-agent")["volumes"]
+    work = provider_free_copy(tf, tmp_path / "free" / "terraform")
+    assert plan(work, "environments/dev.tfvars").returncode == 0
+    assert _console(work, "dev", 'local.config_files["backup-agent"]') == {}  # never read
+    (work / "operator_secrets.auto.tfvars").unlink()
+    proc = plan(work, "environments/dev.tfvars")
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0 and "set secret_files[<key>][<container path>] for /etc/backup/kubeconfig" in said, said
