@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from . import blueprints as catalogue
 from . import chart_files, copier_runtime, gitcmd, template_repo
@@ -336,7 +335,7 @@ def _require_clean_git(dest: Path) -> None:
 
 def recorded_answers(dest: Path, blueprint: str) -> dict[str, Any]:
     path = dest / answers_file(blueprint)
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return copier_runtime.load_answers(path.read_text(encoding="utf-8")) or {}
 
 
 def _first_line(exc: BaseException) -> str:
