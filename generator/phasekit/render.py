@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import warnings
@@ -215,9 +216,12 @@ def applied(dest: Path) -> list[tuple[Path, str]]:
 
 
 def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False, base: Path | None = None) -> list[Any]:
-    """Preview, then copier update (3-way merge) every applied blueprint with the current architecture.
+    """Preview, then update (3-way merge) every applied blueprint with the current architecture.
 
-    Files the template no longer produces but the user edited are kept (copier would delete them).
+    The preview's renders of the old and the new version are what the merge writes from: each blueprint
+    renders twice at most (once when neither the template nor the architecture changed) and copier's own
+    update (three more renders and a template clone each) is not run. Files the template no longer
+    produces but the user edited are kept (copier would delete them).
     Returns the per-file previews; conflicts are left as inline markers for the caller to report.
     """
     from . import preview
@@ -227,51 +231,55 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         raise PhasekitError(f"no blueprint applied in {dest} (no .copier-answers.*.yml); run `phasekit apply` first")
     if not dry_run:
         _require_clean_git(dest)
-    previews = [preview.preview(arch, folder, name, source) for folder, name in targets]
-    if dry_run:
-        return previews
-    copier = _copier()
-    work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
-    with _update_session(dest) as checkpoint:
-        for folder, name, plan in work:
-            if set(plan.files.values()) <= {preview.UNCHANGED}:
-                # Nothing to merge: record the new answers (_commit, architecture) as copier would.
+    with tempfile.TemporaryDirectory(prefix="phasekit-update-") as renders:
+        previews = [preview.preview(arch, folder, name, source, keep=Path(renders) / str(i))
+                    for i, (folder, name) in enumerate(targets)]
+        if dry_run:
+            return previews
+        work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
+        with _update_session(dest):
+            for folder, name, plan in work:
+                # The new answers (_commit, architecture), as copier would record them.
                 answers = folder / answers_file(name)
                 if plan.answers is not None and answers.read_bytes() != plan.answers:
                     answers.write_bytes(plan.answers)
-                    checkpoint()  # the next blueprint's copier update needs a clean tree
-                continue
-            kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
-            with warnings.catch_warnings(), copier_runtime.shared_compiles():
-                warnings.simplefilter("ignore")
-                try:
-                    # Worker, not run_update: only the Worker takes the new template's source. The old
-                    # version is rendered again from the answers file's _src_path at its _commit.
-                    with copier.Worker(
-                        dst_path=folder,
-                        src_path=source.src_path,
-                        data={"architecture": arch},
-                        answers_file=answers_file(name),
-                        vcs_ref=source.vcs_ref,
-                        defaults=True,
-                        overwrite=True,
-                        unsafe=False,
-                        quiet=True,
-                        skip_answered=True,
-                        conflict="inline",
-                    ) as worker:
-                        worker.run_update()
-                except (ValueError, copier.errors.CopierError) as exc:
-                    raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
-            for rel, content in kept.items():  # never lose an edited file the template dropped
-                target = folder / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-            checkpoint()
-        for folder, name in targets:
-            if name == "helm" and chart_files.write(arch, base or dest, folder):
-                checkpoint()  # config files changed in the repo: the chart's copies follow
+                _merge(folder, plan)
+            for folder, name in targets:
+                if name == "helm":
+                    chart_files.write(arch, base or dest, folder)  # the chart's copies of config files follow
     return previews
+
+
+MERGE_LABELS = ("before updating", "last update", "after updating")  # copier's conflict markers
+
+
+def _merge(folder: Path, plan: Any) -> None:
+    """Write one blueprint's update from the preview's two renders, as `copier update` does: the template's
+    changes where the team changed nothing, a 3-way `git merge-file` (copier's labels) where both did, a
+    dropped file removed only when unedited; a file the team deleted stays deleted, an edited file the
+    template dropped stays. No render, clone or process beyond the merges themselves."""
+    from . import preview
+
+    for rel, state in plan.files.items():
+        mine, old, new = folder / rel, plan.old_root / rel, plan.new_root / rel
+        if state == preview.NEW and old.is_file():
+            continue  # generated before and deleted by the team: copier does not bring it back
+        if state in (preview.NEW, preview.UPDATED):
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(new, mine)
+            shutil.copymode(new, mine)
+        elif state in (preview.MERGED, preview.CONFLICT):
+            with tempfile.NamedTemporaryFile(prefix="phasekit-base-") as empty:
+                base = old if old.is_file() else Path(empty.name)  # both added it: merge from nothing
+                labels = [arg for label in MERGE_LABELS for arg in ("-L", label)]
+                subprocess.run(["git", "merge-file", *labels, "--", str(mine), str(base), str(new)],
+                               capture_output=True, check=False)
+        elif state == preview.DELETED:
+            mine.unlink()
+            parent = mine.parent
+            while parent != folder and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()  # copier removes the folders its deletions empty
+                parent = parent.parent
 
 
 BASE_MARKER = "phasekit-update-base"
