@@ -149,3 +149,26 @@ def test_answers_files_read_as_json_give_what_yaml_gives(monkeypatch):
             assert json.dumps(got, sort_keys=True, default=repr) == json.dumps(expected, sort_keys=True, default=repr), text
     assert read_as_json > 100, "answers files are no longer read as JSON"
     assert copier_runtime.load_answers("a: 1\n") == {"a": 1}  # plain YAML still reads
+
+
+def test_the_origin_is_written_into_answers_as_a_full_dump_would_write_it():
+    """_record_origin edits the two top-level lines in place; the bytes equal dumping the whole file again."""
+    import json
+
+    def dump(data: dict) -> str:
+        return json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+
+    origin = {"_commit": "v1.2.3-4-gabc", "_src_path": "~/.cache/phasekit/template \"quoted\" é\\"}
+    bodies = [
+        {"_src_path": "/tmp/phasekit-template-x/0", "architecture": _varied(3), "blueprint": "adr"},
+        {"_commit": "v0", "_src_path": "/tmp/x", "architecture": {"a": [1, {"b": "c"}]}, "zz": "last"},
+        {"architecture": {"_src_path": "nested, not top-level"}, "blueprint": "helm"},
+        {"_src_path": "/tmp/x"},
+        {"Zeta": 1},  # no key sorts after the origin's: dumped again
+    ]
+    for data in bodies:
+        data = json.loads(json.dumps(data, default=str))
+        expected = dump({**data, **origin})
+        edited = render._with_origin(dump(data), origin)
+        assert edited in (None, expected), data
+        assert (edited is None) == ("Zeta" in data)

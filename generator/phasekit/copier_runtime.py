@@ -12,7 +12,9 @@ settings and the Python and Jinja versions; an unreadable entry is compiled agai
 `rendering_into_scratch()` is for runs whose destination is a fresh temporary folder: there copier's
 per-file `git config core.fileMode` check (it mirrors executable bits into the destination's git index)
 cannot find an index to update, and costs a process per file. Not for `copier update`, which writes into
-the user's repository.
+the user's repository. Within it copier also does not ask git whether a plain local folder (an absolute
+path without `.git`, such as the extracted template) is a repository or a bundle: it is neither, and
+asking costs three git processes per blueprint.
 
 Within both, copier's `to_nice_yaml` filter dumps with libyaml's emitter (`yaml.CDumper`) instead of the
 pure-Python one, for data whose output the two emitters write byte for byte alike (`_c_dumpable`: plain
@@ -264,10 +266,21 @@ def shared_compiles() -> Iterator[None]:
         yield
 
 
+def _plain_folder_is_no_repo(get_repo: Any) -> Any:
+    def plain_get_repo(url: str) -> Any:
+        if os.path.isabs(url) and not url.endswith(".git") and os.path.isdir(url) and not os.path.exists(os.path.join(url, ".git")):
+            return None  # what copier's git calls would find: neither a repository root nor a bundle
+        return get_repo(url)
+
+    return plain_get_repo
+
+
 @contextlib.contextmanager
 def rendering_into_scratch() -> Iterator[None]:
     """Within this block copier runs only into fresh temporary folders: skip its git index upkeep."""
+    from copier import _template
     from copier._main import Worker
 
-    with shared_compiles(), _replaced(Worker, "_sync_git_index_executable_bit", lambda *_args: None):
+    with (shared_compiles(), _replaced(Worker, "_sync_git_index_executable_bit", lambda *_args: None),
+          _replaced(_template, "get_repo", _plain_folder_is_no_repo(getattr(_template, "get_repo", None)))):
         yield
