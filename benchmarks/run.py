@@ -2,11 +2,14 @@
 
     python benchmarks/run.py [--sizes 1,10,50,200,1000] [--steps capture,apply,update,update-add,check]
 
-Each step runs `phasekit` in its own process (as a user would) and reports wall time, peak memory
-(max RSS of the process and the children it waited for) and files written. The "floor" renders the
-same blueprint files with Jinja2 alone, in-process: what any generator must spend. Prints a Markdown
-table, the growth ratio (time at the largest size / time at 10 services) and phasekit's overhead over
-the floor. A benchmark, not a test: nothing here fails on a slow machine.
+Each step runs `phasekit` in its own process (as a user would) and reports wall time, CPU time, peak
+memory (max RSS of the process and the children it waited for) and files written. Two floors: the Jinja2
+floor renders every blueprint file with Jinja2 alone, in-process, with the filters copier gives templates
+(what any generator of these files must spend); the kubernetes-validate floor is one call over every
+distinct Kubernetes document `check` validates. Prints Markdown tables, the growth ratio (time at the
+largest size / time at 10 services) and the ratios the targets are set in: update / apply, update-add /
+apply, check / kubernetes-validate floor, apply / Jinja2 floor, in wall and in CPU seconds (CPU seconds
+hardly move when other work shares the machine). A benchmark, not a test: nothing fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ def synthetic_compose(n: int) -> dict:
     return {"name": f"bench{n}", "services": services, "volumes": {"pg": {}}}
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int]:
-    """(seconds, peak RSS in MiB, exit code) of one command and the children it waited for."""
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, int, float]:
+    """(seconds, peak RSS in MiB, exit code, CPU seconds) of one command and the children it waited for.
+    CPU seconds (user + system) hardly move when other work shares the machine; wall time does."""
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty command must never block on it
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
@@ -70,7 +74,7 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, in
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip()[-300:]
             print(f"  ! {' '.join(argv[-4:])}: exit {code}: {message}", file=sys.stderr)
-    return seconds, usage.ru_maxrss // 1024, code
+    return seconds, usage.ru_maxrss // 1024, code, usage.ru_utime + usage.ru_stime
 
 
 def count_files(folder: Path) -> int:
@@ -80,16 +84,18 @@ def count_files(folder: Path) -> int:
 YIELD = __import__("re").compile(r"{%\s*yield\s+(\w+)\s+from\s+(.+?)\s*%}")
 
 
-def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int]:
-    """Render every blueprint file with Jinja2 alone (same options as copier.yml), in memory."""
+def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int, float]:
+    """Render every blueprint file with Jinja2 alone (copier.yml's options, the filters copier gives
+    templates, phasekit's C-backed to_nice_yaml), in memory: what any generator of these files spends.
+    Every template renders (an error stops the benchmark: a floor that skips files is no floor); a path
+    that renders empty is skipped, as copier skips it."""
+    from phasekit import copier_runtime
+
     root = REPO / "blueprints"
     env = jinja2.sandbox.SandboxedEnvironment(keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                                              loader=jinja2.FileSystemLoader(str(REPO)))
-    env.filters["to_json"] = lambda v, **k: json.dumps(v, **k)
-    env.filters["to_nice_json"] = lambda v, indent=4, ensure_ascii=True, **k: json.dumps(v, indent=indent, sort_keys=True, separators=(",", ": "), ensure_ascii=ensure_ascii)
-    env.filters["to_nice_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
-    env.filters["to_yaml"] = lambda v, **k: yaml.safe_dump(v, sort_keys=False)
-    env.filters["regex_search"] = lambda v, p: __import__("re").search(p, v)
+                                              loader=jinja2.FileSystemLoader(str(REPO)),
+                                              extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    env.filters["to_nice_yaml"] = copier_runtime._fast_to_nice_yaml(env.filters["to_nice_yaml"])
     context = {"architecture": arch, "_copier_answers": {"architecture": arch}, "_copier_conf": {"answers_file": "a.yml"}}
     cache: dict[str, jinja2.Template] = {}
 
@@ -98,7 +104,7 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int]:
             cache[source] = env.from_string(source)
         return cache[source]
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     files = 0
     for name in names:
         for path in sorted((root / name).rglob("*")):
@@ -110,14 +116,41 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int]:
             items = env.compile_expression(loop.group(2))(blueprint=name, **context) if loop else [None]
             for item in items:
                 extra = {loop.group(1): item} if loop else {}
-                compiled(YIELD.sub("", rel).replace("{% endyield %}", "")).render(blueprint=name, **context, **extra)
+                target = compiled(YIELD.sub("", rel).replace("{% endyield %}", "")).render(blueprint=name, **context, **extra)
+                if any(not part for part in target.split("/")):
+                    continue  # copier writes nothing for a path with an empty part
                 if path.suffix == ".jinja":
                     try:
                         compiled(path.read_text()).render(blueprint=name, **context, **extra)
-                    except jinja2.TemplateError:
-                        continue  # filters only copier provides: the floor stays a lower bound
+                    except jinja2.TemplateError as exc:
+                        raise SystemExit(f"the Jinja2 floor cannot render {rel}: {exc}") from None
                 files += 1
-    return time.perf_counter() - start, files
+    return time.perf_counter() - start, files, time.process_time() - cpu
+
+
+def kubernetes_floor(work: Path, env: dict[str, str]) -> tuple[float, int, float]:
+    """(seconds, documents, CPU seconds) of one kubernetes-validate call over every distinct Kubernetes
+    document `check` validates: the plain manifests and the chart rendered for each values file (helm's
+    rendering is not timed). What any check of these manifests against the API schemas must spend."""
+    from phasekit.check import _runner
+    from phasekit.check._inventory import Inventory
+    from phasekit.check.validators import helm, kubernetes
+
+    inventory = Inventory(work)
+    texts = [a.path.read_text(encoding="utf-8") for a in kubernetes.KubernetesValidate().discover(inventory)]
+    for variant in helm.chart_variants(inventory):
+        values = variant.get("values")
+        rendered = subprocess.run(["helm", "template", helm.RELEASE, str(variant.path),
+                                   *(["--values", str(variant.path / values)] if values else [])],
+                                  env=env, capture_output=True, text=True, check=True)
+        texts.append(rendered.stdout)
+    pieces = {key: text for t in texts for key, text in kubernetes._pieces(t)}
+    with tempfile.TemporaryDirectory(prefix="phasekit-kv-floor-") as folder:
+        for key, text in pieces.items():
+            Path(folder, f"{key}.yaml").write_text(text, encoding="utf-8")
+        argv = ["kubernetes-validate", "--strict", "-k", _runner.default_kube_version(work), *[f"{k}.yaml" for k in pieces]]
+        seconds, _, _, cpu = run(argv, Path(folder), env)
+    return seconds, len(pieces), cpu
 
 
 def main() -> None:
@@ -142,7 +175,7 @@ def main() -> None:
         warm.mkdir()
         (warm / "docker-compose.yml").write_text(yaml.safe_dump(synthetic_compose(1)))
         run([*phasekit, "capture", "--from-compose", "docker-compose.yml", "--non-interactive"], warm, env)
-        cold, _, _ = run([*phasekit, "apply", "--all", "--dest", "cold"], warm, env)
+        cold, _, _, _ = run([*phasekit, "apply", "--all", "--dest", "cold"], warm, env)
         print(f"-- first apply --all with empty caches (1 service): {cold:.2f} s", file=sys.stderr)
         print(f"First `apply --all` with empty caches (1 service): {cold:.2f} s\n")
         for n in sizes:
@@ -152,32 +185,34 @@ def main() -> None:
             row: dict[str, tuple[float, int, int]] = {}
             print(f"-- {n} services", file=sys.stderr)
             # capture always runs: every later step reads the architecture it writes
-            t, mem, _ = run([*phasekit, "capture", "--from-compose", "docker-compose.yml", "--non-interactive"], work, env)
-            row["capture"] = (t, mem, 1)
+            t, mem, _, cpu = run([*phasekit, "capture", "--from-compose", "docker-compose.yml", "--non-interactive"], work, env)
+            row["capture"] = (t, mem, 1, cpu)
             arch = model.load(work / "architecture.yaml")
-            floor_seconds, floor_files = jinja_floor(arch, names)
-            row["floor"] = (floor_seconds, 0, floor_files)
+            floor_seconds, floor_files, floor_cpu = jinja_floor(arch, names)
+            row["floor"] = (floor_seconds, 0, floor_files, floor_cpu)
             if {"apply", "update", "update-add", "check"} & set(steps):
                 subprocess.run(["git", "init", "-q"], cwd=work, check=True)
-                t, mem, _ = run([*phasekit, "apply", "--all"], work, env)
-                row["apply"] = (t, mem, count_files(work) - 2)
+                t, mem, _, cpu = run([*phasekit, "apply", "--all"], work, env)
+                row["apply"] = (t, mem, count_files(work) - 2, cpu)
                 subprocess.run(["git", "add", "-A"], cwd=work, check=True, env=env)
                 subprocess.run(["git", "commit", "-qm", "apply"], cwd=work, check=True, env=env)
             if "update" in steps:
-                t, mem, _ = run([*phasekit, "update"], work, env)
+                t, mem, _, cpu = run([*phasekit, "update"], work, env)
                 changed = subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True).stdout
-                row["update"] = (t, mem, len(changed.splitlines()))
+                row["update"] = (t, mem, len(changed.splitlines()), cpu)
             if "update-add" in steps:
                 subprocess.run(["git", "checkout", "-q", "."], cwd=work, check=True)
                 arch["services"].append({"name": "added", "ports": [{"port": 9999}], "depends_on": ["postgres"]})
                 (work / "architecture.yaml").write_text(model.dump(model.validate(arch)))
                 subprocess.run(["git", "commit", "-qam", "add a service"], cwd=work, check=True, env=env)
-                t, mem, _ = run([*phasekit, "update"], work, env)
+                t, mem, _, cpu = run([*phasekit, "update"], work, env)
                 changed = subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True).stdout
-                row["update-add"] = (t, mem, len(changed.splitlines()))
+                row["update-add"] = (t, mem, len(changed.splitlines()), cpu)
             if "check" in steps:
-                t, mem, _ = run([*phasekit, "check", "."], work, env)
-                row["check"] = (t, mem, 0)
+                t, mem, _, cpu = run([*phasekit, "check", "."], work, env)
+                row["check"] = (t, mem, 0, cpu)
+                t, documents, cpu = kubernetes_floor(work, env)
+                row["kv-floor"] = (t, 0, documents, cpu)
             results[n] = row
             # each size as soon as it is measured: a long run cut short still leaves its numbers
             print(f"   {n} services: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
@@ -187,15 +222,25 @@ def main() -> None:
         args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
 
 
+RATIOS = (("update", "apply"), ("update-add", "apply"), ("check", "kv-floor"), ("apply", "floor"))
+
+
 def report(results: dict, sizes: list[int], steps: list[str]) -> None:
-    columns = [s for s in ["capture", "apply", "update", "update-add", "check", "floor"] if s in steps or s == "floor"]
-    print("| services | " + " | ".join(f"{c} s" for c in columns) + " | apply peak MiB | files written |")
-    print("|---" * (len(columns) + 3) + "|")
+    columns = [s for s in ["capture", "apply", "update", "update-add", "check", "floor", "kv-floor"]
+               if s in steps or s == "floor" or (s == "kv-floor" and "check" in steps)]
+    print("| services | " + " | ".join(f"{c} s" for c in columns) + " | apply peak MiB | check peak MiB | files written |")
+    print("|---" * (len(columns) + 4) + "|")
     for n in sizes:
         row = results[n]
         cells = [f"{row[c][0]:.2f}" if c in row else "-" for c in columns]
-        apply = row.get("apply", (0, 0, 0))
-        print(f"| {n} | " + " | ".join(cells) + f" | {apply[1]} | {apply[2]} |")
+        apply, checked = row.get("apply", (0, 0, 0)), row.get("check", (0, 0, 0))
+        print(f"| {n} | " + " | ".join(cells) + f" | {apply[1]} | {checked[1] or '-'} | {apply[2]} |")
+    print("\nCPU seconds (user + system of the command and its children; the Jinja2 floor's own process time):\n")
+    print("| services | " + " | ".join(f"{c} CPU s" for c in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for n in sizes:
+        row = results[n]
+        print(f"| {n} | " + " | ".join(f"{row[c][3]:.2f}" if c in row else "-" for c in columns) + " |")
     base = 10 if 10 in results else sizes[0]
     top = sizes[-1]
     print()
@@ -203,11 +248,13 @@ def report(results: dict, sizes: list[int], steps: list[str]) -> None:
         if c in results[top] and c in results[base] and results[base][c][0] > 0:
             growth = results[top][c][0] / results[base][c][0]
             print(f"- {c}: time at {top} services / time at {base} = {growth:.1f}x (services grew {top / base:.0f}x)")
+    print()
     for n in sizes:
         row = results[n]
-        if "apply" in row and row["floor"][0] > 0:
-            print(f"- {n} services: apply --all {row['apply'][0]:.2f} s vs Jinja2 floor {row['floor'][0]:.3f} s "
-                  f"= {row['apply'][0] / row['floor'][0]:.1f}x")
+        for a, b in RATIOS:
+            if a in row and b in row and row[b][0] > 0 and row[b][3] > 0:
+                print(f"- {n} services: {a} / {b} = {row[a][0] / row[b][0]:.2f}x wall, {row[a][3] / row[b][3]:.2f}x CPU "
+                      f"({row[a][0]:.2f} s / {row[b][0]:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -62,3 +62,113 @@ def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt
         entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 2] if i % 2 else b"\x00not marshal")
     spoiled = apply_in_a_new_process(tmp_path / "spoiled")
     assert tree_of(plain) == first == second == spoiled
+
+
+def _varied(seed: int) -> dict:
+    """Nested data with the strings YAML emitters treat specially: quotes, indicators, reserved words,
+    line breaks, tabs, non-ASCII, astral and invisible characters, long strings and keys, shared lists."""
+    import random
+
+    r = random.Random(seed)
+    pieces = [*"abc XYZ019-_:#'\"\\{}[],&*!|>%@`?\t\n\r", "\u00e9", "\u2028", "\u0085", "\ufeff", "\U0001f600",
+              "\x07", "\u00a0", "  ", "---", "...", "null", "yes", "on", "1.5", "0x1F", "~", "1e3", ": ", " #", "- "]
+
+    def text(n: int = 8) -> str:
+        return "".join(r.choice(pieces) for _ in range(r.randint(0, n)))
+
+    shared = [text()]
+
+    def value(depth: int = 0):
+        roll = r.random()
+        if depth > 3 or roll < 0.5:
+            return r.choice([text(), text(), "plain words", r.randint(-5, 10**12), r.random() * 1e6, True, False,
+                             None, float("inf"), float("nan"), 1e20, -0.0, text() * r.choice([1, 40, 300]),
+                             "x" * 200, shared if r.random() < 0.05 else "s"])
+        if roll < 0.75:
+            return [value(depth + 1) for _ in range(r.randint(0, 4))]
+        keys = [text() or "k", text(), r.randint(0, 9), "k" * r.choice([5, 130]), True]
+        return {r.choice(keys): value(depth + 1) for _ in range(r.randint(0, 4))}
+
+    return {"top": value(), "more": [value(), value()]} if seed % 7 else value()
+
+
+def test_the_c_backed_to_nice_yaml_writes_what_copiers_filter_writes():
+    """The libyaml-backed filter gives the pure-Python filter's bytes on varied data, in every call shape the
+    blueprints use; data the two emitters would write differently goes to copier's own filter."""
+    from jinja2_ansible_filters.core_filters import to_nice_yaml as shipped
+
+    fast = copier_runtime._fast_to_nice_yaml(shipped)
+    taken = 0
+    for seed in range(600):
+        data = _varied(seed)
+        for kwargs in ({"indent": 2, "width": 10000}, {"indent": 2, "width": 10000, "sort_keys": False}, {}):
+            assert fast(data, **kwargs) == shipped(data, **kwargs), (seed, kwargs, data)
+            taken += copier_runtime._c_dumpable(data, kwargs.get("width", 80))
+    assert taken > 400, f"the C emitter was used for only {taken} of 1,800 dumps"
+    assert not copier_runtime._c_dumpable({"a": "\u2028"}, 10000) and not copier_runtime._c_dumpable("top", 10000)
+
+
+def test_copiers_environments_get_the_c_backed_filter(tmp_path, template_source):
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    with copier_runtime.shared_compiles():
+        from copier import _main
+
+        env = _main.SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    assert hasattr(env.filters["to_nice_yaml"], "shipped")
+    assert env.from_string("{{ x | to_nice_yaml(indent=2, width=10000) }}").render(x={"a": [1, "b"]}) == "a:\n- 1\n- b\n"
+
+
+def test_answers_files_read_as_json_give_what_yaml_gives(monkeypatch):
+    """The JSON fast path reads what yaml.safe_load reads; where the two would differ it reads YAML."""
+    import json
+
+    import yaml
+
+    header = "# Written by copier for phasekit (JSON, which YAML readers read as is). Do not edit.\n"
+    samples = [_varied(seed) for seed in range(300)]
+    samples += [{"a": 1e-05}, {"a": 1e20}, {"a": 0.5}, {"a": float("nan")}, {"a": "x\u2028y"}, {"a": "\U0001f600"},
+                {"a": "x\x85y"}, {"a": "\ufeff"}, {"k": [None, True, 12, "yes", "on", "~", ""]}]
+    read_as_json = 0
+    safe_load, yaml_reads = yaml.safe_load, []
+    monkeypatch.setattr(yaml, "safe_load", lambda text: yaml_reads.append(1) or safe_load(text))
+    for data in samples:
+        if not isinstance(data, dict):
+            continue
+        data = json.loads(json.dumps(data, default=str))  # answers are JSON data: string keys
+        for ascii_only in (False, True):
+            body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=ascii_only,
+                              default=str)
+            text = header + body + "\n"
+            try:
+                expected = safe_load(text)
+            except yaml.YAMLError:
+                continue  # not an answers file phasekit could have read before either
+            before = len(yaml_reads)
+            got = copier_runtime.load_answers(text)
+            read_as_json += len(yaml_reads) == before
+            assert json.dumps(got, sort_keys=True, default=repr) == json.dumps(expected, sort_keys=True, default=repr), text
+    assert read_as_json > 100, "answers files are no longer read as JSON"
+    assert copier_runtime.load_answers("a: 1\n") == {"a": 1}  # plain YAML still reads
+
+
+def test_the_origin_is_written_into_answers_as_a_full_dump_would_write_it():
+    """_record_origin edits the two top-level lines in place; the bytes equal dumping the whole file again."""
+    import json
+
+    def dump(data: dict) -> str:
+        return json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+
+    origin = {"_commit": "v1.2.3-4-gabc", "_src_path": "~/.cache/phasekit/template \"quoted\" é\\"}
+    bodies = [
+        {"_src_path": "/tmp/phasekit-template-x/0", "architecture": _varied(3), "blueprint": "adr"},
+        {"_commit": "v0", "_src_path": "/tmp/x", "architecture": {"a": [1, {"b": "c"}]}, "zz": "last"},
+        {"architecture": {"_src_path": "nested, not top-level"}, "blueprint": "helm"},
+        {"_src_path": "/tmp/x"},
+        {"Zeta": 1},  # no key sorts after the origin's: dumped again
+    ]
+    for data in bodies:
+        data = json.loads(json.dumps(data, default=str))
+        expected = dump({**data, **origin})
+        edited = render._with_origin(dump(data), origin)
+        assert edited in (None, expected), data
+        assert (edited is None) == ("Zeta" in data)

@@ -12,9 +12,16 @@ settings and the Python and Jinja versions; an unreadable entry is compiled agai
 `rendering_into_scratch()` is for runs whose destination is a fresh temporary folder: there copier's
 per-file `git config core.fileMode` check (it mirrors executable bits into the destination's git index)
 cannot find an index to update, and costs a process per file. Not for `copier update`, which writes into
-the user's repository.
+the user's repository. Within it copier also does not ask git whether a plain local folder (an absolute
+path without `.git`, such as the extracted template) is a repository or a bundle: it is neither, and
+asking costs three git processes per blueprint.
 
-Both reach into copier's internals; if a copier release renames what they touch, they do nothing and
+Within both, copier's `to_nice_yaml` filter dumps with libyaml's emitter (`yaml.CDumper`) instead of the
+pure-Python one, for data whose output the two emitters write byte for byte alike (`_c_dumpable`: plain
+dicts, lists and scalars, strings of printable characters, no shared containers, no empty keys); anything
+else goes to the filter copier ships. tests/test_copier_runtime.py compares both on varied data.
+
+All of them reach into copier's internals; if a copier release renames what they touch, they do nothing and
 copier runs as it ships (tests/test_copier_runtime.py shows the output is the same either way).
 """
 
@@ -25,6 +32,7 @@ import functools
 import hashlib
 import marshal
 import os
+import re
 import sys
 import tempfile
 import types
@@ -100,10 +108,119 @@ def _compile_cached(env: Any, base_compile: Any, source: str, name: str | None, 
     return code, True
 
 
+# What libyaml's and PyYAML's emitters write alike (fuzzed: tests/test_copier_runtime.py): printable BMP
+# characters (no U+FEFF, no line-break characters such as U+0085 or U+2028); tab and newline only where
+# the line width leaves them unfolded.
+_PRINTABLE = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+_PRINTABLE_TAB_NL = re.compile("[\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+_SCALARS = (int, float, bool, type(None))
+
+
+def _c_dumpable(data: Any, width: int) -> bool:
+    """True when yaml.CDumper writes data exactly as yaml.Dumper does (at this line width)."""
+    if type(data) not in (dict, list):
+        return False  # a top-level scalar: PyYAML's emitter ends it with `...`, libyaml's does not
+    wide = width >= 1000
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not (_PRINTABLE_TAB_NL if wide and len(item) < width // 4 else _PRINTABLE).fullmatch(item):
+                return False
+        elif kind is dict or kind is list:
+            if id(item) in seen:
+                return False  # written once and referred to by an alias
+            seen.add(id(item))
+            if kind is dict:
+                for key in item:
+                    if not ((type(key) is str and key and _PRINTABLE.fullmatch(key)) or type(key) is int):
+                        return False
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+        elif kind not in _SCALARS:
+            return False
+    return True
+
+
+def _fast_to_nice_yaml(shipped: Any) -> Any:
+    import yaml
+
+    dumper = getattr(yaml, "CDumper", None)
+
+    def to_nice_yaml(a: Any, indent: int = 4, *args: Any, **kw: Any) -> str:
+        width = kw.get("width", 80)
+        if dumper is None or args or "Dumper" in kw or not isinstance(width, int) or not _c_dumpable(a, width):
+            return shipped(a, indent, *args, **kw)
+        return yaml.dump(a, Dumper=dumper, indent=indent, allow_unicode=True, default_flow_style=False, **kw)
+
+    to_nice_yaml.shipped = shipped  # type: ignore[attr-defined]
+    return to_nice_yaml
+
+
+# JSON numbers that YAML 1.1 reads as the same float (`1e-05` has no dot: a string to YAML)
+_YAML_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?")
+# Characters a YAML reader folds (line breaks inside a quoted scalar) or rejects (non-printable)
+_NOT_JSON_ALIKE = re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # YAML readers reject JSON's surrogate pairs
+
+
+class _NotAlike(Exception):
+    pass
+
+
+def _yaml_float(text: str) -> float:
+    if not _YAML_FLOAT.fullmatch(text):
+        raise _NotAlike
+    return float(text)
+
+
+def _no_constant(_text: str) -> Any:
+    raise _NotAlike  # NaN, Infinity: JSON's spelling is a string to YAML
+
+
+def load_answers(text: str) -> Any:
+    """An answers file as `yaml.safe_load` reads it, read as JSON when it is JSON behind comment lines.
+
+    phasekit writes answers files as JSON after a header comment (YAML readers read it as is); json.loads
+    reads 355 KB in milliseconds where the pure-Python YAML parser takes over a second. Whenever the two
+    readers could disagree (other text than comments before the JSON, a float YAML spells differently,
+    NaN, characters YAML folds or rejects, JSON that does not parse) it is read as YAML.
+    """
+    import json
+
+    import yaml
+
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        line = text[start : end if end >= 0 else len(text)]
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        start = len(text) if end < 0 else end + 1
+    body = text[start:]
+    if body.startswith("{") and not _NOT_JSON_ALIKE.search(body) and not _SURROGATE_ESCAPE.search(body):
+        try:
+            return json.loads(body, parse_float=_yaml_float, parse_constant=_no_constant)
+        except (ValueError, _NotAlike):
+            pass
+    return yaml.safe_load(text)
+
+
 @functools.cache
 def _memoised_environment(base: type) -> type:
     class MemoisedEnvironment(base):  # type: ignore[misc, valid-type]
         memoised = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            shipped = self.filters.get("to_nice_yaml")
+            if shipped is not None and not hasattr(shipped, "shipped"):
+                self.filters["to_nice_yaml"] = _fast_to_nice_yaml(shipped)
 
         def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: A003
             if raw or not isinstance(source, str):  # Python source wanted, or an AST: compile as is
@@ -149,10 +266,21 @@ def shared_compiles() -> Iterator[None]:
         yield
 
 
+def _plain_folder_is_no_repo(get_repo: Any) -> Any:
+    def plain_get_repo(url: str) -> Any:
+        if os.path.isabs(url) and not url.endswith(".git") and os.path.isdir(url) and not os.path.exists(os.path.join(url, ".git")):
+            return None  # what copier's git calls would find: neither a repository root nor a bundle
+        return get_repo(url)
+
+    return plain_get_repo
+
+
 @contextlib.contextmanager
 def rendering_into_scratch() -> Iterator[None]:
     """Within this block copier runs only into fresh temporary folders: skip its git index upkeep."""
+    from copier import _template
     from copier._main import Worker
 
-    with shared_compiles(), _replaced(Worker, "_sync_git_index_executable_bit", lambda *_args: None):
+    with (shared_compiles(), _replaced(Worker, "_sync_git_index_executable_bit", lambda *_args: None),
+          _replaced(_template, "get_repo", _plain_folder_is_no_repo(getattr(_template, "get_repo", None)))):
         yield

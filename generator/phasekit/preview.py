@@ -2,11 +2,13 @@
 
 For every applied blueprint the old template version is rendered with the recorded answers, the new one
 with the current architecture, and each file is compared three ways (old render, new render, the file in
-the repo). `git merge-file` decides whether both sides' changes combine cleanly.
+the repo). `git merge-file` decides whether both sides' changes combine cleanly. When the old version is the same
+template commit with the same architecture, it renders once: both sides are that render.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ class BlueprintPreview:
     blueprint: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> state
     answers: bytes | None = None  # the answers file the new version writes
+    old_root: Path | None = None  # the renders, when the caller keeps them (update merges from them)
+    new_root: Path | None = None
 
     def having(self, *states: str) -> list[str]:
         return sorted(path for path, state in self.files.items() if state in states)
@@ -40,15 +44,22 @@ class BlueprintPreview:
         return {s: n for s in STATES if (n := len(self.having(s)))}
 
 
-def preview(arch: Architecture, folder: Path, blueprint: str, source: render.Source) -> BlueprintPreview:
+def preview(arch: Architecture, folder: Path, blueprint: str, source: render.Source,
+            keep: Path | None = None) -> BlueprintPreview:
+    """The states of one blueprint's files; with keep, its renders stay there (old_root, new_root)."""
     answers = render.recorded_answers(folder, blueprint)
     old_source = render.Source(str(answers.get("_src_path", source.src_path)), answers.get("_commit"))
     extra = {k: v for k, v in answers.items() if not k.startswith("_") and k not in ("architecture", "blueprint")}
+    old_arch = answers.get("architecture") or arch
     with tempfile.TemporaryDirectory(prefix="phasekit-preview-") as tmp:
-        old, new = Path(tmp) / "old", Path(tmp) / "new"
-        render.render_to(old, answers.get("architecture") or arch, blueprint, old_source, extra)
+        where = keep or Path(tmp)
+        old, new = where / "old", where / "new"
         render.render_to(new, arch, blueprint, source, extra)
-        result = BlueprintPreview(folder, blueprint)
+        if _same_render(old_source, old_arch, source, arch):
+            old = new  # same template commit, same answers: the old render is this one
+        else:
+            render.render_to(old, old_arch, blueprint, old_source, extra)
+        result = BlueprintPreview(folder, blueprint, old_root=old if keep else None, new_root=new if keep else None)
         answers_name = render.answers_file(blueprint)
         if (new / answers_name).is_file():
             result.answers = (new / answers_name).read_bytes()
@@ -57,6 +68,18 @@ def preview(arch: Architecture, folder: Path, blueprint: str, source: render.Sou
                 continue  # copier rewrites it every time; its content is the answers themselves
             result.files[rel] = _state(old / rel, new / rel, folder / rel)
         return result
+
+
+def _same_render(old_source: render.Source, old_arch: object, source: render.Source, arch: object) -> bool:
+    """True when both versions render from one extracted template commit with the same architecture
+    (compared as JSON: 1, 1.0 and true stay different)."""
+    old_plain, new_plain = old_source.plain(), source.plain()
+    if not old_plain or not new_plain or old_plain[0] != new_plain[0]:
+        return False
+    try:
+        return json.dumps(old_arch, sort_keys=True) == json.dumps(arch, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
 
 
 def _files(root: Path) -> set[str]:

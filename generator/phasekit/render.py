@@ -7,7 +7,9 @@ import filecmp
 import io
 import json
 import os
+import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import warnings
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from . import blueprints as catalogue
 from . import chart_files, copier_runtime, gitcmd, template_repo
@@ -72,14 +73,49 @@ def _record_origin(answers: Path, source: Source, commit: str) -> None:
     """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
     writes them when it renders from git: the blueprints write answers with copier's `to_nice_json`
     filter (sorted keys, indent 2, characters unescaped: YAML readers reject JSON's surrogate-pair
-    escapes), which is repeated here after the header comment."""
+    escapes), which is repeated here after the header comment. The two top-level lines are edited in
+    place (`_with_origin`) rather than the whole architecture dumped again; the same bytes either way."""
     text = answers.read_text(encoding="utf-8")
     body_at = text.index("{")
-    data = json.loads(text[body_at:])
-    data["_commit"] = commit
-    data["_src_path"] = source.src_path
-    body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
-    answers.write_text(text[:body_at] + body + "\n", encoding="utf-8")
+    origin = {"_commit": commit, "_src_path": source.src_path}
+    body = _with_origin(text[body_at:], origin)
+    if body is None:
+        data = json.loads(text[body_at:])
+        data.update(origin)
+        body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+    answers.write_text(text[:body_at] + body, encoding="utf-8")
+
+
+_TOP_KEY = re.compile(r'^  ("(?:[^"\\]|\\.)*"): ', re.MULTILINE)
+
+
+def _with_origin(body: str, origin: dict[str, str]) -> str | None:
+    """body (indent-2 JSON, keys sorted) with origin's top-level string values set; None when it is not
+    that shape (then the caller dumps it again)."""
+    if not body.startswith("{\n") or not body.endswith("\n}\n"):
+        return None
+    found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
+    keys = [k for k, _, _ in found]
+    if keys != sorted(keys) or len(set(keys)) != len(keys):
+        return None
+    for key, value in origin.items():
+        encoded = json.dumps(value, ensure_ascii=False)
+        spans = {k: (start, end) for k, start, end in found}
+        if key in spans:
+            start, end = spans[key]
+            line_end = body.index("\n", end)
+            old = body[end:line_end]
+            if not old.startswith('"') or old.rstrip(",")[-1:] != '"' or json.loads(old.rstrip(",")) is None:
+                return None
+            body = body[:end] + encoded + ("," if old.endswith(",") else "") + body[line_end:]
+        else:
+            after = [start for k, start, _ in found if k > key]
+            if not after:
+                return None  # it would be the last key: the line before it needs a comma
+            at = after[0]
+            body = body[:at] + f"  {json.dumps(key)}: {encoded},\n" + body[at:]
+        found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
+    return body
 
 
 @dataclass
@@ -222,9 +258,12 @@ def applied(dest: Path) -> list[tuple[Path, str]]:
 
 def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False, base: Path | None = None,
            progress: Any = None) -> list[Any]:
-    """Preview, then copier update (3-way merge) every applied blueprint with the current architecture.
+    """Preview, then update (3-way merge) every applied blueprint with the current architecture.
 
-    Files the template no longer produces but the user edited are kept (copier would delete them).
+    The preview's renders of the old and the new version are what the merge writes from: each blueprint
+    renders twice at most (once when neither the template nor the architecture changed) and copier's own
+    update (three more renders and a template clone each) is not run. Files the template no longer
+    produces but the user edited are kept (copier would delete them).
     Returns the per-file previews; conflicts are left as inline markers for the caller to report.
     """
     from . import preview
@@ -236,57 +275,60 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         _require_clean_git(dest)
     if progress is not None:
         progress.start(len(targets) if dry_run else 2 * len(targets))  # preview each, then merge each
-    previews = []
-    for folder, name in targets:
-        if progress is not None:
-            progress.step(f"preview {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
-        previews.append(preview.preview(arch, folder, name, source))
-    if dry_run:
-        return previews
-    copier = _copier()
-    work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
-    with _update_session(dest) as checkpoint:
-        for folder, name, plan in work:
+    with tempfile.TemporaryDirectory(prefix="phasekit-update-") as renders:
+        previews = []
+        for i, (folder, name) in enumerate(targets):
             if progress is not None:
-                progress.step(f"update {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
-            if set(plan.files.values()) <= {preview.UNCHANGED}:
-                # Nothing to merge: record the new answers (_commit, architecture) as copier would.
+                progress.step(f"preview {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
+            previews.append(preview.preview(arch, folder, name, source, keep=Path(renders) / str(i)))
+        if dry_run:
+            return previews
+        work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
+        with _update_session(dest):
+            for folder, name, plan in work:
+                if progress is not None:
+                    progress.step(f"update {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
+                # The new answers (_commit, architecture), as copier would record them.
                 answers = folder / answers_file(name)
                 if plan.answers is not None and answers.read_bytes() != plan.answers:
                     answers.write_bytes(plan.answers)
-                    checkpoint()  # the next blueprint's copier update needs a clean tree
-                continue
-            kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
-            with warnings.catch_warnings(), copier_runtime.shared_compiles():
-                warnings.simplefilter("ignore")
-                try:
-                    # Worker, not run_update: only the Worker takes the new template's source. The old
-                    # version is rendered again from the answers file's _src_path at its _commit.
-                    with copier.Worker(
-                        dst_path=folder,
-                        src_path=source.src_path,
-                        data={"architecture": arch},
-                        answers_file=answers_file(name),
-                        vcs_ref=source.vcs_ref,
-                        defaults=True,
-                        overwrite=True,
-                        unsafe=False,
-                        quiet=True,
-                        skip_answered=True,
-                        conflict="inline",
-                    ) as worker:
-                        worker.run_update()
-                except (ValueError, copier.errors.CopierError) as exc:
-                    raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
-            for rel, content in kept.items():  # never lose an edited file the template dropped
-                target = folder / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-            checkpoint()
-        for folder, name in targets:
-            if name == "helm" and chart_files.write(arch, base or dest, folder):
-                checkpoint()  # config files changed in the repo: the chart's copies follow
+                _merge(folder, plan)
+            for folder, name in targets:
+                if name == "helm":
+                    chart_files.write(arch, base or dest, folder)  # the chart's copies of config files follow
     return previews
+
+
+MERGE_LABELS = ("before updating", "last update", "after updating")  # copier's conflict markers
+
+
+def _merge(folder: Path, plan: Any) -> None:
+    """Write one blueprint's update from the preview's two renders, as `copier update` does: the template's
+    changes where the team changed nothing, a 3-way `git merge-file` (copier's labels) where both did, a
+    dropped file removed only when unedited; a file the team deleted stays deleted, an edited file the
+    template dropped stays. No render, clone or process beyond the merges themselves."""
+    from . import preview
+
+    for rel, state in plan.files.items():
+        mine, old, new = folder / rel, plan.old_root / rel, plan.new_root / rel
+        if state == preview.NEW and old.is_file():
+            continue  # generated before and deleted by the team: copier does not bring it back
+        if state in (preview.NEW, preview.UPDATED):
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(new, mine)
+            shutil.copymode(new, mine)
+        elif state in (preview.MERGED, preview.CONFLICT):
+            with tempfile.NamedTemporaryFile(prefix="phasekit-base-") as empty:
+                base = old if old.is_file() else Path(empty.name)  # both added it: merge from nothing
+                labels = [arg for label in MERGE_LABELS for arg in ("-L", label)]
+                subprocess.run(["git", "merge-file", *labels, "--", str(mine), str(base), str(new)],
+                               capture_output=True, check=False)
+        elif state == preview.DELETED:
+            mine.unlink()
+            parent = mine.parent
+            while parent != folder and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()  # copier removes the folders its deletions empty
+                parent = parent.parent
 
 
 BASE_MARKER = "phasekit-update-base"
@@ -350,7 +392,7 @@ def _require_clean_git(dest: Path) -> None:
 
 def recorded_answers(dest: Path, blueprint: str) -> dict[str, Any]:
     path = dest / answers_file(blueprint)
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return copier_runtime.load_answers(path.read_text(encoding="utf-8")) or {}
 
 
 def _first_line(exc: BaseException) -> str:

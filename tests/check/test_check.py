@@ -342,3 +342,84 @@ def test_a_git_ignored_env_file_is_checked_as_optional_and_said(tmp_path: Path) 
     (tmp_path / "docker-compose.yml").write_text(_COMPOSE_WITH_ENV_FILE.format(port="8000:8000"))
     present = _compose_result(tmp_path, "docker-compose.yml")
     assert present.status is Status.PASSED and "env_file" not in present.message, present.message
+
+
+# --- validating less often loses nothing: each kind of broken artifact still fails -----------------------------
+BROKEN_DEPLOYMENT = (BAD / "kubernetes-validate" / "deployment.yaml").read_text()
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+
+
+def test_a_document_validated_once_still_fails_every_file_that_holds_it(tmp_path: Path, monkeypatch) -> None:
+    """kubernetes-validate sees each distinct document once per run (same content, any formatting or key
+    order); every file that holds a broken one still fails with the message naming that file."""
+    _require("kubernetes-validate")
+    from phasekit.check.validators import kubernetes
+
+    (tmp_path / "a.yaml").write_text(NAMESPACE + "---\n" + BROKEN_DEPLOYMENT)
+    (tmp_path / "b.yaml").write_text("# the same deployment, keys reordered\n" + BROKEN_DEPLOYMENT.replace(
+        "kind: Deployment\n", "").replace("apiVersion: apps/v1\n", "") + "kind: Deployment\napiVersion: apps/v1\n")
+    (tmp_path / "c.yaml").write_text(NAMESPACE)
+    (tmp_path / "d.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  colour: red\n")
+    seen: list[str] = []
+    validate = kubernetes.validate
+    monkeypatch.setattr(kubernetes, "validate", lambda ctx, files, cwd=None: seen.extend(map(str, files)) or validate(ctx, files, cwd))
+    report = check.run(tmp_path, validators=["kubernetes-validate"])
+    assert len(seen) == 3, seen  # the namespace, the deployment (in a.yaml and b.yaml), d.yaml's namespace
+    for name in ("a.yaml", "b.yaml"):
+        [res] = report.select(artifact=name)
+        assert res.status is Status.FAILED and "('replicas' was unexpected)" in res.message, check.format_text(report)
+        assert f"ERROR {name} did not validate for resource deployment/web" in res.message
+    assert report.select(artifact="c.yaml")[0].status is Status.PASSED
+    [d] = report.select(artifact="d.yaml")
+    assert d.status is Status.FAILED and "('colour' was unexpected)" in d.message
+
+
+def test_a_file_that_does_not_split_into_documents_is_validated_whole_and_alone(tmp_path: Path) -> None:
+    """A file kubernetes-validate cannot parse fails on its own; the other files keep their own verdicts."""
+    _require("kubernetes-validate")
+    (tmp_path / "good.yaml").write_text(NAMESPACE)
+    (tmp_path / "odd.yaml").write_text(NAMESPACE + "--- {apiVersion: v1, kind: Namespace, metadata: {name: x, y: 1}}\n")
+    report = check.run(tmp_path, validators=["kubernetes-validate"])
+    assert report.select(artifact="good.yaml")[0].status is Status.PASSED
+    [odd] = report.select(artifact="odd.yaml")
+    assert odd.status is Status.FAILED and "('y' was unexpected)" in odd.message, check.format_text(report)
+
+
+def test_checkov_still_finds_each_kind_of_finding_with_fewer_frameworks(tmp_path: Path) -> None:
+    """checkov's folder scan runs helm, dockerfile and github_actions; the kubernetes framework runs on the
+    plain manifests (a kustomize folder included, which the folder scan passed over)."""
+    _require("checkov")
+    shutil.copy(BAD / "checkov" / "Dockerfile", tmp_path / "Dockerfile")
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("name: ci\non: push\npermissions: write-all\njobs:\n  test:\n"
+                                      "    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n")
+    privileged = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n"
+                  "  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n"
+                  "    spec:\n      containers:\n        - name: web\n          image: ghcr.io/example/web:1.0.0\n"
+                  "          securityContext:\n            privileged: true\n")
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicas: 1\n")
+    (chart / "templates" / "deployment.yaml").write_text(privileged)
+    k8s = tmp_path / "k8s"
+    k8s.mkdir()
+    (k8s / "kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                            "resources:\n  - deployment.yaml\n")
+    (k8s / "deployment.yaml").write_text(privileged)
+    report = check.run(tmp_path, validators=["checkov"])
+    failed = report.select(validator="checkov", status=Status.FAILED)
+    frameworks = {r.message.split("]", 1)[0].lstrip("[") for r in failed}
+    assert {"dockerfile", "github_actions", "helm", "kubernetes"} <= frameworks, check.format_text(report)
+    assert any(r.artifact.startswith("k8s/deployment.yaml (CKV_K8S_16") for r in failed), check.format_text(report)
+
+
+def test_answers_files_are_not_linted_but_still_parsed(tmp_path: Path) -> None:
+    _require("yamllint")
+    (tmp_path / ".copier-answers.adr.yml").write_text('# Written by copier\n{"architecture": {"a": 1,}\n')
+    (tmp_path / "values.yaml").write_text("name: a\nname: b\n")
+    report = check.run(tmp_path, validators=["parse", "yamllint"])
+    assert not report.select(validator="yamllint", artifact=".copier-answers.adr.yml")
+    assert report.select(validator="parse", artifact=".copier-answers.adr.yml")[0].status is Status.FAILED
+    assert report.select(validator="yamllint", artifact="values.yaml")[0].status is Status.FAILED

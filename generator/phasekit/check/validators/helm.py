@@ -4,7 +4,6 @@ the rendered manifests then through kubernetes-validate --strict."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .._core import Artifact, Context, Result, Status, Validator
 from .._inventory import Inventory
@@ -61,18 +60,14 @@ class HelmTemplate(Validator):
                         *_values_args(artifact)], env=_helm_env(ctx))
         if not proc.ok:
             return [self.from_proc(artifact, proc)]
-        out_dir = ctx.tempdir("helm-")
-        rendered = Path(out_dir, "rendered.yaml")
-        rendered.write_text(proc.stdout, encoding="utf-8")
-        n_docs = sum(1 for ln in rendered.read_text().splitlines() if ln.startswith("kind:"))
+        n_docs = sum(1 for ln in proc.stdout.splitlines() if ln.startswith("kind:"))
         results = [self.result(artifact, Status.PASSED, f"rendered {n_docs} resource(s)")]
         label = artifact.label + " [rendered]"
         kv = kubernetes.KubernetesValidate()
         if kv.missing(ctx):
             results.append(kv.result(label, Status.SKIPPED, "kubernetes-validate not found on PATH"))
-        else:
-            kproc = kubernetes.validate(ctx, [Path("rendered.yaml")], cwd=out_dir)
-            results.append(kubernetes.interpret(kv, label, kproc))
+        else:  # documents rendered alike for another values file are validated once
+            results.append(kubernetes.interpret(kv, label, kubernetes.validate_texts(ctx, {label: proc.stdout})[label]))
         return results
 
 

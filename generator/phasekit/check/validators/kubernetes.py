@@ -1,14 +1,116 @@
-"""Kubernetes manifests (any YAML whose documents carry apiVersion + kind) against the API schemas, strict."""
+"""Kubernetes manifests (any YAML whose documents carry apiVersion + kind) against the API schemas, strict.
+
+Every document is validated once per check run: the plain manifests, each `helm template` render and each
+kustomize build hand their YAML to `validate_texts`, which splits it into documents, keys each by what it
+parses to (so a document the chart renders alike for every environment, or that kustomize rebuilds from a
+manifest already checked, is validated once), and runs kubernetes-validate on the documents no caller has
+validated yet, in one call. Each caller gets back kubernetes-validate's lines for its own documents, with
+its own file named in them.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from .._core import Artifact, Context, Proc, Result, Status, Validator
 from .._inventory import Inventory
 
 _NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")
+_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
+_LINE = re.compile(r"^(INFO|WARN|ERROR|FATAL) (\S+)( .*)?$")
+_MEMO = "kubernetes-validate documents"
+CHUNK = 2000  # documents per kubernetes-validate call (argv length)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """kubernetes-validate's reading (YAML 1.1 safe loader, `=` read as a string), in C."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: str(node.value))
+
+
+def _canonical(value: Any) -> Any:
+    """A form equal for equal data whatever the key order or formatting (and 1, 1.0, true kept apart)."""
+    if isinstance(value, dict):
+        return ("map", tuple(sorted((repr(_canonical(k)), _canonical(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("seq", tuple(_canonical(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """(key, text) of each document kubernetes-validate would validate; the whole text as one piece when it
+    does not split cleanly into one parsable document per `---` (kubernetes-validate then reads it as is)."""
+    whole = [("w" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), text)]
+    out = []
+    for chunk in _SEPARATOR.split(text):
+        try:
+            docs = list(yaml.load_all(chunk, Loader=_Loader))  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            return whole
+        docs = [d for d in docs if d]  # kubernetes-validate skips empty documents
+        if len(docs) > 1:
+            return whole
+        if docs:
+            key = hashlib.sha256(repr(_canonical(docs[0])).encode("utf-8", "surrogatepass")).hexdigest()
+            out.append((key, chunk))
+    return out
+
+
+def _run_pieces(ctx: Context, pieces: dict[str, str], claimed: dict[str, Future]) -> None:
+    """Validate pieces (key -> text) in as few calls as argv allows; resolve each key's future with its lines."""
+    folder = ctx.tempdir("kubernetes-validate-")
+    keys = list(pieces)
+    documents = [k for k in keys if not k.startswith("w")]
+    # A whole file (it did not split into documents) goes alone: kubernetes-validate stops at the first
+    # file it cannot parse, and must not take other files' verdicts with it.
+    batches = [documents[i : i + CHUNK] for i in range(0, len(documents), CHUNK)]
+    batches += [[k] for k in keys if k.startswith("w")]
+    try:
+        for batch in batches:
+            for key in batch:
+                (folder / f"{key}.yaml").write_text(pieces[key], encoding="utf-8")
+            proc = validate(ctx, [Path(f"{key}.yaml") for key in batch], cwd=folder)
+            lines: dict[str, list[str]] = {}
+            for line in proc.output.splitlines():
+                m = _LINE.match(line)
+                if m and m[2].endswith(".yaml"):
+                    lines.setdefault(m[2][: -len(".yaml")], []).append(line)
+            for key in batch:
+                mine = lines.get(key)
+                # No line for a document: kubernetes-validate stopped before it (it gives up at the first
+                # file it cannot parse); its whole output is the verdict.
+                claimed[key].set_result(mine if mine else [f"ERROR {key}.yaml no verdict (exit {proc.returncode}): {proc.output}"])
+    except BaseException as exc:
+        for key in keys:
+            if not claimed[key].done():
+                claimed[key].set_exception(exc)
+        raise
+
+
+def validate_texts(ctx: Context, texts: dict[str, str]) -> dict[str, Proc]:
+    """label -> YAML text in, label -> kubernetes-validate's verdict on it out (lines name the label)."""
+    split = {label: _pieces(text) for label, text in texts.items()}
+    wanted = {key: piece for pieces in split.values() for key, piece in pieces}
+    with ctx.memo_lock:
+        known: dict[str, Future] = ctx.memo.setdefault(_MEMO, {})
+        mine = {key: known.setdefault(key, Future()) for key in wanted if key not in known}
+        futures = {key: known[key] for key in wanted}
+    if mine:
+        _run_pieces(ctx, {key: wanted[key] for key in mine}, mine)
+    out = {}
+    for label, pieces in split.items():
+        lines = [re.sub(r"^(\S+) \S+", lambda m: f"{m[1]} {label}", line, count=1)
+                 for key, _ in pieces for line in futures[key].result()]
+        failed = any(line.startswith(("ERROR", "FATAL")) for line in lines)
+        out[label] = Proc(1 if failed else 0, "\n".join(lines))
+    return out
 
 
 def is_manifest(doc: object) -> bool:
@@ -53,17 +155,23 @@ class KubernetesValidate(Validator):
     batch = True
 
     def check_batch(self, artifacts: list[Artifact], ctx: Context) -> list[Result]:
-        """One kubernetes-validate call; its lines name the file they are about."""
-        proc = validate(ctx, [Path(a.label) for a in artifacts], cwd=ctx.root)
+        """Every distinct document of these files in one kubernetes-validate call (see validate_texts)."""
+        texts, unreadable = {}, {}
+        for a in artifacts:
+            try:
+                texts[a.label] = a.path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                unreadable[a.label] = f"{type(exc).__name__}: {exc}"
+        verdicts = validate_texts(ctx, texts)
         results = []
         for a in artifacts:
-            mine = "\n".join(ln for ln in proc.output.splitlines() if ln.split(" ", 2)[1:2] == [a.label])
-            if not mine:
-                results.append(self.result(a, Status.FAILED, proc.output or f"no verdict (exit {proc.returncode})"))
+            proc = verdicts.get(a.label)
+            if proc is None or not proc.output:
+                why = unreadable.get(a.label) or "no verdict: kubernetes-validate found no document in it"
+                results.append(self.result(a, Status.FAILED, why))
                 continue
-            failed = any(ln.startswith("ERROR") for ln in mine.splitlines())
-            results.append(interpret(self, a, Proc(1 if failed else 0, mine)))
+            results.append(interpret(self, a, proc))
         return results
 
     def check(self, artifact: Artifact, ctx: Context) -> Result:
-        return interpret(self, artifact, validate(ctx, [Path(artifact.label)], cwd=ctx.root))
+        return self.check_batch([artifact], ctx)[0]
