@@ -4,6 +4,8 @@ entries keep each compose service's image, command, entrypoint, volumes and port
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,17 @@ def _plain(value: Any) -> Any:
 
 
 def load(path: Path) -> dict[str, Any]:
-    import hcl2  # the `validate` extra; imported here so `phasekit check` starts without it
-
+    """python-hcl2 in this Python (the `validate` extra), else its hcl2tojson command (the validators' venv)."""
+    try:
+        import hcl2  # imported here so `phasekit check` starts without it
+    except ImportError:
+        tool = shutil.which("hcl2tojson")
+        if tool is None:
+            raise
+        out = subprocess.run([tool, str(path)], capture_output=True, text=True, check=False, timeout=120)
+        if out.returncode != 0:
+            raise ValueError(f"hcl2tojson: {(out.stderr or out.stdout).strip().splitlines()[-1:]}") from None
+        return _plain(json.loads(out.stdout))
     with path.open(encoding="utf-8") as fh:
         return _plain(hcl2.load(fh))
 
@@ -38,7 +49,8 @@ def entries(tfvars: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {k: v for k, v in (tfvars.get("services") or {}).items() if isinstance(v, dict)}
     for key, store in (tfvars.get("datastores") or {}).items():
         if isinstance(store, dict) and key not in out:
-            entry = {**store, "ports": [{"port": store["port"]}] if store.get("port") else []}
+            ports = store.get("ports") or ([{"port": store["port"]}] if store.get("port") else [])
+            entry = {**store, "ports": ports}
             if store.get("data_path") and store.get("persistent") and "volumes" not in store:
                 entry["volumes"] = [{"target": store["data_path"], "kind": "data"}]
             out[key] = entry
