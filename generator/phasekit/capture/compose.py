@@ -136,7 +136,8 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         if image.endswith(":") or ":@" in image or image.startswith((":", "/")):
             raise ModelError(f"{files[0]}: service '{name}': image {image!r} is incomplete ({raw_spec.get('image')!r} "
                              "as written): a variable it uses is unset; set it or add the .env file the compose file expects")
-        engine = _datastore_engine(spec.get("image"))
+        # Built here, it is ours to build and push, whatever engine it packages: a service with its data volumes.
+        engine = None if spec.get("build") else _datastore_engine(spec.get("image"))
         if engine:
             item = _datastore(name, engine, spec, raw_spec, networks, facts)
             datastores.append(item)

@@ -68,8 +68,23 @@ def _kind(svc: Service, workload: dict[str, Any]) -> list[str]:
     return [f"{svc.name}: {why} service runs as a {kind}, expected {' or '.join(expected)}"]
 
 
+def same_image(compose: str, rendered: str | None) -> bool:
+    """The image compose runs: the same reference, or, where compose names no version (or `latest`), the same
+    repository pinned to one (what the chart and Terraform require before they deploy it)."""
+    if rendered is None:
+        return False
+    if rendered == compose:
+        return True
+    ref = compose.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    unpinned = "@" not in compose and (":" not in last or last.endswith(":latest"))
+    repository = ref[: len(ref) - len(last)] + last.split(":", 1)[0]
+    pinned = rendered.split("@", 1)[0]
+    return unpinned and (pinned.rsplit(":", 1)[0] if ":" in pinned.rsplit("/", 1)[-1] else pinned) == repository
+
+
 def _image(svc: Service, container: dict[str, Any]) -> list[str]:
-    if svc.build or not svc.image or container.get("image") == svc.image:
+    if svc.build or not svc.image or same_image(svc.image, container.get("image")):
         return []
     return [f"{svc.name}: image {svc.image} became {container.get('image')}"]
 

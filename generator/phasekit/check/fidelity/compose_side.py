@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,12 +135,23 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
             one_shot=spec.get("restart") == "no",
             scheduled=name in schedules or bool(declared.get("schedule")),
             scalable=declared.get("scalable") is True,
-            written={"entrypoint": raw.get("entrypoint") or None, "command": raw.get("command") or None,
+            written={"entrypoint": _words(raw.get("entrypoint")), "command": _words(raw.get("command")),
                      "healthcheck": _healthcheck(raw)},
             environment={k: str(v) for k, v in (spec.get("environment") or {}).items() if v is not None},
         ))
     _peers(services, specs)
     return services
+
+
+def _words(value: Any) -> list[str] | None:
+    """A command as written: compose keeps the string form when it does not interpolate, and splits it as a
+    shell would (without running one) when it does."""
+    if isinstance(value, str):
+        try:
+            return shlex.split(value) or None
+        except ValueError:
+            return value.split() or None
+    return [str(w) for w in value] if value else None
 
 
 def _shown(source: str, base: Path) -> str:

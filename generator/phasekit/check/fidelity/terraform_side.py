@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from .chart_rules import same_image
 from .compose_side import Service
 
 NEW_FIELDS = ("command", "entrypoint", "volumes")
@@ -57,6 +58,11 @@ def entries(tfvars: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _unescape(word: Any) -> Any:
+    """HCL escapes a literal ${ as $${ (and %{ as %%{); the file means the text compose wrote."""
+    return word.replace("$${", "${").replace("%%{", "%{") if isinstance(word, str) else word
+
+
 def losses(svc: Service, entry: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     """(losses, fields the entry does not carry yet)."""
     if entry is None:
@@ -64,10 +70,12 @@ def losses(svc: Service, entry: dict[str, Any] | None) -> tuple[list[str], list[
     out: list[str] = []
     absent = [f for f in NEW_FIELDS if f not in entry]
     built = entry.get("build") is True or svc.build
-    if not built and svc.image and entry.get("image") != svc.image:
+    if not built and svc.image and not same_image(svc.image, entry.get("image")):
         out.append(f"{svc.name}: image {svc.image} became {entry.get('image')}")
     for key, value in (("entrypoint", svc.entrypoint), ("command", svc.command)):
-        if key in entry and (entry[key] or None) != value:
+        written = svc.written.get(key)  # as the file says it: Terraform expands ${VAR} itself, as compose does
+        got = [_unescape(w) for w in entry[key]] if key in entry and entry[key] else None
+        if key in entry and got != value and not (written and got == written):
             out.append(f"{svc.name}: {key} {value or '(none)'} became {entry[key] or '(none)'}")
     if "volumes" in entry:
         kinds = {v.get("target"): v.get("kind") for v in entry["volumes"] or [] if isinstance(v, dict)}
