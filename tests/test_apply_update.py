@@ -474,3 +474,89 @@ def test_a_users_git_config_cannot_break_or_hook_into_phasekits_commits(tmp_path
     # repository, where phasekit commits and resets, must not see them.
     ran_in = ran.read_text().split() if ran.exists() else []
     assert str(repo) not in ran_in, "a post-commit hook ran on phasekit's temporary commit"
+
+
+# ---------------------------------------------------------------- an update killed half-way (issue 13, items 1 and 5)
+
+KILLED = """
+import os, sys
+from phasekit import cli, gitcmd, render
+what, after = os.environ["PHASEKIT_TEST_KILL"].split(":")
+seen = [0]
+def tick():
+    seen[0] += 1
+    if seen[0] >= int(after):
+        os._exit(137)
+if what == "commit":
+    real_run = gitcmd.run
+    def run(repo, *args, **kwargs):
+        out = real_run(repo, *args, **kwargs)
+        if args[:1] == ("commit",):
+            tick()
+        return out
+    gitcmd.run = run
+else:  # killed once copier has written a blueprint, before its temporary commit
+    copier = render._copier()
+    real_update = copier.Worker.run_update
+    def run_update(self):
+        real_update(self)
+        tick()
+    copier.Worker.run_update = run_update
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _repo_with_pending_update(tmp_path: Path) -> Path:
+    repo = _committed_repo(tmp_path, ["adr", "health", "network-policy"])
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    return repo
+
+
+def _killed_update(repo: Path, at: str) -> None:
+    """Run `phasekit update` and kill it (os._exit, no cleanup) at a given point: `commit:N` after its
+    N-th temporary commit, `copier:N` after the N-th blueprint's copier update wrote its files."""
+    result = subprocess.run([sys.executable, "-c", KILLED, "update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml")],
+                            capture_output=True, text=True, env={**os.environ, "PHASEKIT_TEST_KILL": at})
+    assert result.returncode == 137, result.stderr
+    assert (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER).exists()
+
+
+@pytest.mark.parametrize("at", ["commit:1", "copier:2"])
+def test_abort_undoes_exactly_what_the_killed_update_wrote(tmp_path, at):
+    repo = _repo_with_pending_update(tmp_path)
+    head, before = git(repo, "rev-parse", "HEAD"), tree_of(repo)
+    ignored = repo / "build.log"  # git-ignored files are the user's: never cleaned
+    (repo / ".git" / "info" / "exclude").write_text("build.log\n")
+    ignored.write_text("mine\n")
+    _killed_update(repo, at)
+    assert git(repo, "rev-parse", "HEAD") != head or git(repo, "status", "--porcelain")  # something to undo
+    result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
+    assert {k: v for k, v in tree_of(repo).items() if k != "build.log"} == before and ignored.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("later", ["new file", "commit", "edited file"])
+def test_abort_refuses_when_anything_else_changed_after_the_kill(tmp_path, later):
+    repo = _repo_with_pending_update(tmp_path)
+    _killed_update(repo, "commit:1")
+    if later == "new file":
+        (repo / "notes.txt").write_text("written after the kill\n")
+    elif later == "commit":
+        (repo / "notes.txt").write_text("committed after the kill\n")
+        git(repo, "add", "notes.txt")
+        git(repo, "commit", "-qm", "our work")
+    else:  # a file the update had already committed (adr is the first blueprint), edited by the user
+        readme = repo / ADR / "README.md"
+        readme.write_text(readme.read_text() + "our line\n")
+    head, files = git(repo, "rev-parse", "HEAD"), tree_of(repo)
+    result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "not aborted" in result.stderr and "nothing was changed" in result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head and tree_of(repo) == files  # the later work is all there
+    # the marker has expired: a second abort cannot destroy the later work either
+    again = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert again.returncode == 1 and "nothing to abort" in again.stderr and tree_of(repo) == files

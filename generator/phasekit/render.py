@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import warnings
@@ -233,15 +234,17 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         return previews
     copier = _copier()
     work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
-    with _update_session(dest) as checkpoint:
+    with _update_session(dest) as session:
         for folder, name, plan in work:
+            answers = folder / answers_file(name)
             if set(plan.files.values()) <= {preview.UNCHANGED}:
                 # Nothing to merge: record the new answers (_commit, architecture) as copier would.
-                answers = folder / answers_file(name)
                 if plan.answers is not None and answers.read_bytes() != plan.answers:
+                    session.begin([answers])
                     answers.write_bytes(plan.answers)
-                    checkpoint()  # the next blueprint's copier update needs a clean tree
+                    session.checkpoint()  # the next blueprint's copier update needs a clean tree
                 continue
+            session.begin([answers, *(folder / rel for rel in plan.files)])
             kept = {rel: (folder / rel).read_bytes() for rel in plan.having(preview.ORPHANED)}
             with warnings.catch_warnings(), copier_runtime.shared_compiles():
                 warnings.simplefilter("ignore")
@@ -268,58 +271,196 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                 target = folder / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-            checkpoint()
+            session.checkpoint()
         for folder, name in targets:
-            if name == "helm" and chart_files.write(arch, base or dest, folder):
-                checkpoint()  # config files changed in the repo: the chart's copies follow
+            if name == "helm":
+                session.begin([folder / rel for rel in chart_files.copies(arch, base or dest)])
+                if chart_files.write(arch, base or dest, folder):
+                    session.checkpoint()  # config files changed in the repo: the chart's copies follow
     return previews
 
 
 BASE_MARKER = "phasekit-update-base"
+TEMPORARY_COMMIT = "phasekit update (temporary)"
+
+
+@dataclass
+class Interrupted:
+    """What .git/phasekit-update-base records of an update in progress: the commit it started from and
+    the paths (relative to the repository's top level) of the blueprint it was writing when it stopped.
+    Everything the update finished before that is in its temporary commits on top of base."""
+
+    base: str
+    in_flight: set[str]
+    started: str = ""
+    head: str = ""  # HEAD when the in-flight blueprint began: a later temporary commit holds its writes
+
+    @classmethod
+    def read(cls, marker: Path) -> Interrupted:
+        text = marker.read_text(encoding="utf-8").strip()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:  # written by phasekit 0.1: the base only
+            return cls(text, set(), head=text)
+        base = str(data["base"])
+        return cls(base, set(data.get("in_flight", [])), str(data.get("started", "")), str(data.get("head", base)))
+
+    def write(self, marker: Path) -> None:
+        data = {"base": self.base, "head": self.head or self.base, "in_flight": sorted(self.in_flight),
+                "started": self.started}
+        partial = marker.with_name(marker.name + ".partial")
+        partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        os.replace(partial, marker)
+
+
+class _Session:
+    """copier updates one blueprint only in a clean work tree, so each blueprint's result is kept in a
+    temporary commit. Before a blueprint is written, the marker names the paths it may touch: if the
+    process is killed, `update --abort` knows what is the update's and what is not."""
+
+    def __init__(self, dest: Path, top: Path, marker: Path, state: Interrupted) -> None:
+        self.dest, self.top, self.marker, self.state = dest, top, marker, state
+
+    def begin(self, paths: list[Path]) -> None:
+        self.state.in_flight = {_repo_path(self.top, path.parent.resolve() / path.name) for path in paths}
+        self.state.head = gitcmd.run(self.dest, "rev-parse", "HEAD")
+        self.state.write(self.marker)
+
+    def checkpoint(self) -> None:
+        gitcmd.run(self.dest, "add", "-A", "--", ".")
+        if gitcmd.run(self.dest, "status", "--porcelain", "--", "."):
+            gitcmd.run(self.dest, "commit", "-q", "--no-verify", "-m", TEMPORARY_COMMIT)
+        self.state.in_flight = set()
+        self.state.write(self.marker)
+
+
+def _repo_path(top: Path, path: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(path), top)).as_posix()
+
+
+def _marker(dest: Path) -> Path:
+    return Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+
+
+def _toplevel(dest: Path) -> Path:
+    return Path(gitcmd.run(dest, "rev-parse", "--show-toplevel")).resolve()
 
 
 @contextlib.contextmanager
-def _update_session(dest: Path) -> Iterator[Callable[[], None]]:
-    """copier updates one blueprint only in a clean work tree, so each blueprint's result is kept in a
-    temporary commit; at the end HEAD returns to where it was and every change is left in the work tree
-    (no commit on the user's behalf). A failure restores the repo as it was; a killed process leaves the
-    base in .git/phasekit-update-base for `phasekit update --abort`."""
+def _update_session(dest: Path) -> Iterator[_Session]:
+    """At the end HEAD returns to where it was and every change is left in the work tree (no commit on
+    the user's behalf). A failure restores what the update wrote; a killed process leaves the marker
+    for `phasekit update --abort`."""
+    import datetime
+
     base = gitcmd.run(dest, "rev-parse", "HEAD")
-    marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
-    marker.write_text(base + "\n")
-
-    def checkpoint() -> None:
-        gitcmd.run(dest, "add", "-A", "--", ".")
-        if gitcmd.run(dest, "status", "--porcelain", "--", "."):
-            gitcmd.run(dest, "commit", "-q", "--no-verify", "-m", "phasekit update (temporary)")
-
+    marker = _marker(dest)
+    top = _toplevel(dest)
+    state = Interrupted(base, set(), datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), base)
+    state.write(marker)
+    session = _Session(dest, top, marker, state)
     try:
-        yield checkpoint
-    except BaseException:
-        _restore(dest, base)
+        yield session
+    except BaseException as exc:
+        try:
+            _restore(top, state)
+        except PhasekitError as refused:
+            if isinstance(exc, PhasekitError):
+                raise PhasekitError(f"{exc}; and not undone: {refused}") from None
+            raise
         marker.unlink(missing_ok=True)
         raise
     gitcmd.run(dest, "reset", "-q", base)  # keeps every change in the work tree, unstaged
     marker.unlink(missing_ok=True)
 
 
-def _restore(dest: Path, base: str) -> None:
-    gitcmd.run(dest, "reset", "-q", "--hard", base)
-    gitcmd.run(dest, "clean", "-q", "-f", "-d", "--", ".")  # the tree was clean when the update began
+def _later_work(top: Path, state: Interrupted) -> str | None:
+    """Why the repository holds more than the interrupted update wrote (a commit made since, a file
+    changed or created outside the paths it was writing), or None."""
+    try:
+        gitcmd.run(top, "rev-parse", "--verify", "--quiet", f"{state.base}^{{commit}}")
+    except PhasekitError:
+        return f"the commit it started from ({state.base[:12]}) is gone"
+    log = gitcmd.run(top, "log", "--format=%H%x1f%an%x1f%s", f"{state.base}..HEAD")
+    for line in filter(None, log.splitlines()):
+        sha, author, subject = line.split("\x1f", 2)
+        if author != gitcmd.IDENTITY["name"] or subject != TEMPORARY_COMMIT:
+            return f"commit {sha[:12]} ({subject[:60]!r}) was made after it"
+    ancestor = subprocess.run(["git", "-C", str(top), "merge-base", "--is-ancestor", state.base, "HEAD"],
+                              capture_output=True, check=False)
+    if ancestor.returncode != 0:
+        return f"HEAD no longer descends from the commit it started from ({state.base[:12]})"
+    # Once the in-flight blueprint was committed (killed before the marker said so), nothing may differ.
+    in_flight = state.in_flight if gitcmd.run(top, "rev-parse", "HEAD") == (state.head or state.base) else set()
+    for path in _changed_paths(top):
+        if path not in in_flight:
+            return f"{path} changed after it"
+    return None
+
+
+def _changed_paths(top: Path) -> list[str]:
+    """Every path git status reports (modified, staged, deleted, untracked), relative to the top level."""
+    out = gitcmd.run_bytes(top, "status", "--porcelain=v1", "-z", "--untracked-files=all").decode(errors="replace")
+    entries = out.split("\0")
+    paths: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if not entry:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":  # a rename or copy: the next entry is the source path
+            paths.append(entries[index])
+            index += 1
+    return paths
+
+
+def _untracked(top: Path) -> list[str]:
+    out = gitcmd.run_bytes(top, "ls-files", "-z", "--others", "--exclude-standard").decode(errors="replace")
+    return [p for p in out.split("\0") if p]
+
+
+def _restore(top: Path, state: Interrupted) -> None:
+    """Undo exactly what the update wrote: its temporary commits and the files of the blueprint it was
+    writing. Refuses (and changes nothing) when anything else changed; never cleans files it did not write."""
+    later = _later_work(top, state)
+    if later is not None:
+        raise PhasekitError(later)
+    created = [p for p in _untracked(top) if p in state.in_flight]  # only in flight when HEAD is unmoved
+    gitcmd.run(top, "reset", "-q", "--hard", state.base)
+    for rel in created:
+        path = top / rel
+        path.unlink(missing_ok=True)
+        for folder in path.parents:  # folders the update created, now empty
+            if folder == top or not folder.is_relative_to(top):
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def abort_update(dest: Path) -> str:
-    """Undo an update that was killed half-way: back to the commit it started from."""
+    """Undo an update that was killed half-way: back to the commit it started from, when nothing but
+    the update's own writes happened since; otherwise refuse and change nothing."""
     try:
-        marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+        marker = _marker(dest)
     except PhasekitError:
         raise PhasekitError(f"{dest} is not in a git repository") from None
     if not marker.is_file():
         raise PhasekitError(f"no interrupted update in {dest} (nothing to abort)")
-    base = marker.read_text().strip()
-    _restore(dest, base)
+    state = Interrupted.read(marker)
+    try:
+        _restore(_toplevel(dest), state)
+    except PhasekitError as exc:
+        marker.unlink()  # the interrupted update is history now: it must never be undone over later work
+        raise PhasekitError(
+            f"not aborted: {exc} (the update began at {state.base[:12]}); nothing was changed, and the "
+            "interrupted update is forgotten: undo its changes with git if you still want to"
+        ) from None
     marker.unlink()
-    return base
+    return state.base
 
 
 def _require_clean_git(dest: Path) -> None:
