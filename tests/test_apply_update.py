@@ -560,3 +560,18 @@ def test_abort_refuses_when_anything_else_changed_after_the_kill(tmp_path, later
     # the marker has expired: a second abort cannot destroy the later work either
     again = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
     assert again.returncode == 1 and "nothing to abort" in again.stderr and tree_of(repo) == files
+
+
+@pytest.mark.parametrize("at", ["commit:1", "copier:2"])
+def test_update_after_a_kill_points_to_abort_and_never_keeps_temporary_commits(tmp_path, at):
+    repo = _repo_with_pending_update(tmp_path)
+    head = git(repo, "rev-parse", "HEAD")
+    _killed_update(repo, at)
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "phasekit update --abort" in result.stderr
+    assert phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path).returncode == 0
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head  # no temporary commit became history
+    assert "billing" in (repo / "health" / "services.json").read_text()

@@ -229,6 +229,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         raise PhasekitError(f"no blueprint applied in {dest} (no .copier-answers.*.yml); run `phasekit apply` first")
     if not dry_run:
         _require_clean_git(dest)
+        _require_no_interrupted_update(dest)
     previews = [preview.preview(arch, folder, name, source) for folder, name in targets]
     if dry_run:
         return previews
@@ -463,6 +464,22 @@ def abort_update(dest: Path) -> str:
     return state.base
 
 
+def _require_no_interrupted_update(dest: Path) -> None:
+    """A re-run after a kill would start from the killed run's temporary commits and make them permanent
+    history: refuse until `update --abort`. A marker with nothing left to undo is dropped."""
+    marker = _marker(dest)
+    if not marker.is_file():
+        return
+    state = Interrupted.read(marker)
+    if gitcmd.run(dest, "rev-parse", "HEAD") == state.base:
+        marker.unlink()  # killed before it wrote anything (the tree is clean: checked first)
+        return
+    raise PhasekitError(
+        f"an update of {dest} was interrupted (it began at {state.base[:12]}) and its temporary commits are "
+        "still on HEAD; run `phasekit update --abort` to undo it, then update again"
+    )
+
+
 def _require_clean_git(dest: Path) -> None:
     try:
         status = gitcmd.run_bytes(dest, "status", "--porcelain").decode(errors="replace")
@@ -470,8 +487,14 @@ def _require_clean_git(dest: Path) -> None:
         raise PhasekitError(f"{dest} is not in a git repository; `phasekit update` merges through git: run git init and commit first") from None
     if status.strip():
         changed = status.splitlines()
+        if _marker(dest).is_file():
+            raise PhasekitError(
+                f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}) and an interrupted "
+                "update; run `phasekit update --abort` to undo the update, then update again"
+            )
         raise PhasekitError(
-            f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them first"
+            f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them "
+            "first (after a killed update: `phasekit update --abort`)"
         )
 
 
