@@ -8,6 +8,7 @@ import click
 
 from .. import capture, model
 from ..errors import PhasekitError
+from ..files import writable_target, write_atomically
 
 
 @click.command("capture")
@@ -20,6 +21,7 @@ from ..errors import PhasekitError
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 def command(compose_files: tuple[Path, ...], repo: Path, non_interactive: bool, output: Path, force: bool) -> None:
     """Capture the current architecture into architecture.yaml."""
+    output = writable_target(output, "-o")
     if output.exists() and not force and non_interactive:
         raise PhasekitError(f"{output} exists; pass --force to replace it (or -o another file)")
 
@@ -40,9 +42,6 @@ def command(compose_files: tuple[Path, ...], repo: Path, non_interactive: bool, 
             raise PhasekitError(f"{output} exists; nothing written")
     text = model.dump(arch)
     model.parse(text, str(output))  # what we write must load back
-    tmp = output.with_name(f".{output.name}.partial")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_atomically(output, text, "-o")
     services, stores = len(arch["services"]), len(arch["datastores"])
     click.echo(f"wrote {output}: {services} services, {stores} datastores, {len(arch['facts'])} facts", err=True)

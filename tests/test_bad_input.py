@@ -1,0 +1,116 @@
+"""Bad input and unlucky filesystems (issue 13): every refusal is one line and exit 1, never a traceback or
+exit 3, and nothing is written (or what was written is rolled back)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from phasekit import cli, model
+
+from conftest import REPO, tree_of
+
+ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
+COMPOSE = "services:\n  api:\n    image: x:1\n    ports: ['8080']\n"
+
+
+class Run:
+    def __init__(self, code: int, err: str) -> None:
+        self.code, self.err = code, err
+
+    @property
+    def one_line(self) -> bool:
+        lines = [ln for ln in self.err.splitlines() if not ln.startswith(("note:", "wrote ", "would write "))]
+        return self.code == 1 and len(lines) == 1 and lines[0].startswith("phasekit: error: ") and "Traceback" not in self.err
+
+
+@pytest.fixture
+def phasekit(capsys, monkeypatch, tmp_path):
+    """phasekit(*argv) in this process (fast, and monkeypatch reaches it), from tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*argv: str) -> Run:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        return Run(code, capsys.readouterr().err)
+
+    return run
+
+
+def _compose(tmp_path: Path) -> Path:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(COMPOSE)
+    return compose
+
+
+def capture_to(phasekit, tmp_path: Path, output: str | Path, *more: str) -> Run:
+    return phasekit("capture", "--from-compose", str(_compose(tmp_path)), "--non-interactive", "-o", str(output), *more)
+
+
+# ---------------------------------------------------------------- capture -o (items 3 and 13)
+
+
+def test_capture_force_writes_through_a_symlink_to_its_file(phasekit, tmp_path):
+    real = tmp_path / "docs" / "architecture.yaml"
+    real.parent.mkdir()
+    real.write_text("# old\n")
+    link = tmp_path / "architecture.yaml"
+    link.symlink_to(Path("docs") / "architecture.yaml")
+    result = capture_to(phasekit, tmp_path, link, "--force")
+    assert result.code == 0, result.err
+    assert link.is_symlink() and model.load(real)["services"][0]["name"] == "api"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "dangling symlink"])
+def test_capture_force_refuses_what_is_not_a_regular_file(phasekit, tmp_path, kind):
+    target = tmp_path / "architecture.yaml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "device":
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # what /dev/null is
+        except PermissionError:
+            pytest.skip("cannot create a device node here")
+    else:
+        target.symlink_to(tmp_path / "missing" / "architecture.yaml")
+    before = os.lstat(target)
+    result = capture_to(phasekit, tmp_path, target, "--force")
+    assert result.one_line, result.err
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_capture_to_a_folder_below_a_file_or_unwritable_is_one_line(phasekit, tmp_path, monkeypatch):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x\n")
+    assert capture_to(phasekit, tmp_path, tmp_path / "adir", "--force").one_line
+    assert capture_to(phasekit, tmp_path, tmp_path / "afile" / "architecture.yaml").one_line
+    assert (tmp_path / "afile").read_text() == "x\n"
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)  # a full disk (or a read-only folder, as root cannot have one)
+    out = tmp_path / "architecture.yaml"
+    out.write_text("# the old one\n")
+    result = capture_to(phasekit, tmp_path, out, "--force")
+    assert result.one_line and "No space left on device" in result.err, result.err
+    assert out.read_text() == "# the old one\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "adir", "afile", "architecture.yaml", "docker-compose.yml"]
+
+
+def test_capture_into_a_read_only_folder_is_one_line(phasekit, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (the full-disk test covers the path)")
+        assert capture_to(phasekit, tmp_path, locked / "architecture.yaml").one_line
+    finally:
+        locked.chmod(stat.S_IRWXU)
