@@ -575,3 +575,52 @@ def test_update_after_a_kill_points_to_abort_and_never_keeps_temporary_commits(t
     assert result.returncode == 0, result.stderr
     assert git(repo, "rev-parse", "HEAD") == head  # no temporary commit became history
     assert "billing" in (repo / "health" / "services.json").read_text()
+
+
+# ---------------------------------------------------------------- apply when a write cannot succeed (items 4, 13, 16)
+
+
+@pytest.mark.parametrize("obstacle", ["file named like a folder", "folder named like a file", "symlink out of the repo"])
+def test_apply_checks_every_target_before_the_first_write(tmp_path, obstacle):
+    dest, outside = tmp_path / "repo", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    if obstacle == "file named like a folder":
+        (dest / "terraform").write_text("not a folder\n")
+    elif obstacle == "folder named like a file":
+        (dest / ".copier-answers.terraform.yml").mkdir()
+    else:
+        (dest / "docs").symlink_to(outside, target_is_directory=True)
+    before = tree_of(dest)
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr",
+                      "--blueprint", "health", "--blueprint", "terraform", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "nothing written" in result.stderr
+    assert tree_of(dest) == before and not any(outside.iterdir())
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in dest.iterdir() if p.name in
+                                                              ("terraform", ".copier-answers.terraform.yml", "docs"))
+
+
+def test_a_failed_write_puts_back_everything_this_apply_wrote(tmp_path, monkeypatch):
+    """A full disk half-way: files written earlier in the run are removed, a file it replaced (--force)
+    is put back as it was, no folder it created stays."""
+    dest = tmp_path / "repo"
+    readme = dest / ADR / "README.md"
+    readme.parent.mkdir(parents=True)
+    readme.write_text("our own index\n")
+    before = tree_of(dest)
+    real, calls = shutil.copy2, []
+
+    def copy2(src, dst, **kwargs):
+        calls.append(dst)
+        if len(calls) == 15:
+            raise OSError(28, "No space left on device")
+        return real(src, dst, **kwargs)
+
+    monkeypatch.setattr(render.shutil, "copy2", copy2)
+    with pytest.raises(PhasekitError, match="No space left on device; nothing written") as info:
+        render.apply(model.load(ARCH_FILE), dest, ["adr", "health"], render.Source.resolve(None, None), force=True)
+    assert "\n" not in str(info.value) and len(calls) == 15
+    assert tree_of(dest) == before
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["docs", "docs/architecture",
+                                                                        "docs/architecture/decisions", str(ADR / "README.md")]

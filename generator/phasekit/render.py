@@ -157,12 +157,13 @@ def apply(
             for rendered in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 rel = rendered.relative_to(root)
                 target = dest / rel
-                if target.exists() and filecmp.cmp(rendered, target, shallow=False):
+                if target.is_file() and filecmp.cmp(rendered, target, shallow=False):
                     result.unchanged.append(rel)
                     continue
                 if target.exists() and not force:
                     refused.append(str(rel))
                 plan.append((rendered, rel))
+        _check_targets([rel for _, rel in plan], dest, dry_run)
         if refused:
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
             raise PhasekitError(
@@ -183,15 +184,82 @@ def _check_dest(dest: Path, dry_run: bool) -> None:
         raise PhasekitError(f"--dest {dest} is not writable")
 
 
+def _check_targets(rels: list[Path], dest: Path, dry_run: bool) -> None:
+    """Before the first write: every target's folders are folders (not a file named like one), inside
+    dest (not a symlink out of it) and writable, and no target is a folder or a device."""
+    root = dest.resolve()
+    checked: set[Path] = set()
+    for rel in rels:
+        target = dest / rel
+        for folder in [dest / p for p in reversed(rel.parents[:-1])]:
+            if folder in checked:
+                continue
+            if folder.is_symlink() and not folder.resolve().is_relative_to(root):
+                raise PhasekitError(f"{folder} is a symlink to {folder.resolve()}, outside {dest}; "
+                                    "phasekit does not write through it (nothing written)")
+            if not folder.exists():
+                break  # created by the write, with everything below it
+            if not folder.is_dir():
+                raise PhasekitError(f"{folder} is a file where phasekit writes a folder (for {target}); "
+                                    "move it away (nothing written)")
+            checked.add(folder)
+        if target.is_dir() and not target.is_symlink():
+            raise PhasekitError(f"{target} is a folder where phasekit writes a file; move it away (nothing written)")
+        if target.exists() and not target.is_symlink() and not target.is_file():
+            raise PhasekitError(f"{target} is not a regular file (a device, FIFO or socket); nothing written")
+        parent = next((p for p in [target.parent, *target.parent.parents] if p.exists()), Path("/"))
+        if not dry_run and not os.access(parent, os.W_OK | os.X_OK):
+            raise PhasekitError(f"{parent} is not writable (for {target}); nothing written")
+
+
 def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
     """Copy each file beside its target, then rename over it: a reader never sees half a file, and a
-    killed apply leaves whole files only (running it again completes it)."""
-    for rendered, rel in plan:
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.phasekit-partial")
-        shutil.copy2(rendered, partial)
-        os.replace(partial, target)
+    killed apply leaves whole files only (running it again completes it). A failed write (a full disk)
+    puts back every file this run replaced, removes the ones it created: nothing written."""
+    done: list[tuple[Path, Path | None]] = []  # (target, hard link to what it was)
+    made: list[Path] = []  # folders this run created
+    target = dest
+    try:
+        for rendered, rel in plan:
+            target = dest / rel
+            missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
+            backup = None
+            if target.exists() or target.is_symlink():
+                backup = target.with_name(f".{target.name}.phasekit-backup")
+                backup.unlink(missing_ok=True)
+                try:
+                    os.link(target, backup, follow_symlinks=False)  # no copy: a full disk can still roll back
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, backup, follow_symlinks=False)
+            partial = target.with_name(f".{target.name}.phasekit-partial")
+            done.append((target, backup))
+            try:
+                shutil.copy2(rendered, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+    except OSError as exc:
+        _roll_back(done, made)
+        raise PhasekitError(f"cannot write {target}: {exc.strerror or exc}; nothing written "
+                            "(what this run had written was put back)") from None
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _roll_back(done: list[tuple[Path, Path | None]], made: list[Path]) -> None:
+    for target, backup in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 SKIP_DIRS = {".git", "node_modules", ".venv", ".terraform", "__pycache__"}
