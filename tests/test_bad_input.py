@@ -114,3 +114,14 @@ def test_capture_into_a_read_only_folder_is_one_line(phasekit, tmp_path):
         assert capture_to(phasekit, tmp_path, locked / "architecture.yaml").one_line
     finally:
         locked.chmod(stat.S_IRWXU)
+
+
+def test_capture_from_a_compose_file_in_a_subfolder(phasekit, tmp_path):
+    """Item 6: a relative path from the repository's root (compose runs in the file's folder)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "docker-compose.yml").write_text(COMPOSE)
+    (tmp_path / "extra.yml").write_text("services:\n  api:\n    environment: [MODE=x]\n")
+    result = phasekit("capture", "--from-compose", "sub/docker-compose.yml", "--from-compose", "extra.yml",
+                      "--non-interactive", "-o", "architecture.yaml")
+    assert result.code == 0, result.err
+    assert model.load(tmp_path / "architecture.yaml")["services"][0]["env"] == ["MODE"]

@@ -84,7 +84,7 @@ def canonical(files: list[Path], interpolate: bool = True, placeholders: list[st
             raise ModelError(f"{file}: no such compose file")
     argv = [*compose_command()]
     for file in files:
-        argv += ["-f", str(file)]
+        argv += ["-f", os.path.abspath(file)]  # compose runs in the first file's folder
     argv += ["--profile", "*", "config", "--format", "json", "--no-env-resolution"]
     if not interpolate:
         argv.append("--no-interpolate")
