@@ -165,3 +165,32 @@ def test_yaml_special_words_survive_as_strings():
     text = model.dump(arch)
     again = yaml.safe_load(text)
     assert again["services"][0]["name"] == "yes" and again["project"]["name"] == "null"
+
+
+# ---------------------------------------------------------------- issue 13: resources, text, addresses, keys
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"cpu_limit": "50m", "memory_limit": "64Mi"},  # compose limits without reservations
+     {"cpu_request": "50m", "cpu_limit": "50m", "memory_request": "64Mi", "memory_limit": "64Mi"}),
+    ({"cpu_request": "2", "memory_request": "1Gi"},  # reservations without limits
+     {"cpu_request": "2", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "1Gi"}),
+    ({"cpu_limit": "0.05", "memory_limit": "100M"},
+     {"cpu_request": "0.05", "cpu_limit": "0.05", "memory_request": "100M", "memory_limit": "100M"}),
+    ({"cpu_limit": "2"}, {**model.DEFAULT_RESOURCES, "cpu_limit": "2"}),
+])
+def test_defaults_never_put_a_request_above_its_limit(given, expected):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["resources"] = given
+    assert model.validate(data)["services"][0]["resources"] == expected
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"cpu_request": "2", "cpu_limit": "500m"}, "cpu_request 2 is above cpu_limit 500m"),
+    ({"memory_request": "1Gi", "memory_limit": "512Mi"}, "memory_request 1Gi is above memory_limit 512Mi"),
+    ({"cpu_limit": "0m"}, "cpu_limit 0m must be above 0"),
+])
+def test_a_request_above_its_limit_is_refused(given, message):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["resources"] = given
+    assert message in _error(data)

@@ -190,7 +190,7 @@ def _normalise_service(svc: dict[str, Any]) -> None:
         svc.setdefault(key, [])
     svc.setdefault("static_ips", {})
     svc.setdefault("stateful", False)
-    svc["resources"] = {**DEFAULT_RESOURCES, **svc.get("resources", {})}
+    svc["resources"] = _resources(svc.get("resources", {}))
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
     _name_ports(svc)
     derive.fill_service(svc)
@@ -204,6 +204,33 @@ def _normalise_service(svc: dict[str, Any]) -> None:
         probe = health.setdefault(probe_name, default)
         if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
             probe["port"] = first_port
+
+
+def _resources(given: dict[str, str]) -> dict[str, str]:
+    """The defaults fill what is not given, but never past what is: a limit below the default request
+    (compose limits without reservations) lowers the request to it, a request above the default limit
+    raises the limit. Kubernetes refuses a request above its limit."""
+    res = {**DEFAULT_RESOURCES, **given}
+    for kind in ("cpu", "memory"):
+        request, limit = f"{kind}_request", f"{kind}_limit"
+        if quantity(kind, res[request]) > quantity(kind, res[limit]):
+            if request not in given:
+                res[request] = res[limit]
+            elif limit not in given:
+                res[limit] = res[request]
+    return res
+
+
+_MEMORY_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                 "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def quantity(kind: str, text: str) -> float:
+    """A Kubernetes quantity as the schema allows it: CPU in cores ('0.5', '250m'), memory in bytes."""
+    if kind == "cpu":
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    match = re.match(r"^([0-9]+)([KMGT]i?)?$", text)
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""] if match else float("nan")
 
 
 def _name_ports(svc: dict[str, Any]) -> None:
@@ -282,6 +309,13 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
                 raise ModelError(f"{source}: service '{name}' depends on '{dep}', which is not a service or datastore")
         if svc["kind"] in LISTENING_KINDS and not svc["ports"]:
             raise ModelError(f"{source}: service '{name}' is of kind {svc['kind']} but declares no port")
+        for kind in ("cpu", "memory"):
+            request, limit = svc["resources"][f"{kind}_request"], svc["resources"][f"{kind}_limit"]
+            if quantity(kind, request) > quantity(kind, limit):
+                raise ModelError(f"{source}: service '{name}': resources: {kind}_request {request} is above "
+                                 f"{kind}_limit {limit}, which Kubernetes refuses")
+            if quantity(kind, limit) <= 0:
+                raise ModelError(f"{source}: service '{name}': resources: {kind}_limit {limit} must be above 0")
         port_names = [p["name"] for p in svc["ports"]]
         if len(set(port_names)) != len(port_names):
             raise ModelError(f"{source}: service '{name}' has two ports with the same name")

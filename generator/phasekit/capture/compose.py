@@ -573,7 +573,7 @@ def _resources(spec: dict[str, Any]) -> dict[str, str]:
 
 def _cpu(value: Any) -> str:
     number = float(value)
-    return f"{int(round(number * 1000))}m"
+    return f"{max(1, int(round(number * 1000)))}m"  # a positive CPU never rounds to 0m
 
 
 def _memory(value: Any) -> str:
