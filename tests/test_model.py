@@ -194,3 +194,30 @@ def test_a_request_above_its_limit_is_refused(given, message):
     data = copy.deepcopy(MINIMAL)
     data["services"][0]["resources"] = given
     assert message in _error(data)
+
+
+@pytest.mark.parametrize("where", ["project.name", "project.description", "services[0].description", "facts[0].detail",
+                                   "key"])
+@pytest.mark.parametrize("char", ["\u2028", "\u2029"])
+def test_unicode_line_separators_are_refused_with_a_clear_line(where, char):
+    """Issue 13.9: YAML readers break the line at U+2028/U+2029; in 13 generated files the rest of the
+    value became keys (an injected `remote_write` reached Prometheus)."""
+    data = copy.deepcopy(MINIMAL)
+    data["facts"] = [{"kind": "static-ip", "subject": "api", "detail": "ok"}]
+    text = f"shop{char}remote_write: [{{url: http://evil}}]"
+    if where == "key":
+        data["services"][0]["static_ips"] = {text: "10.0.0.1"}
+    elif where.startswith("project."):
+        data["project"][where.split(".")[1]] = text
+    elif where.startswith("services"):
+        data["services"][0]["description"] = text
+    else:
+        data["facts"][0]["detail"] = text
+    message = _error(data)
+    assert f"U+{ord(char):04X}" in message and "line break" in message
+
+
+def test_line_separators_in_a_file_name_the_line():
+    text = "version: 1\nproject:\n  name: \"shop\\u2028remote_write: x\"\nservices: []\n"
+    with pytest.raises(ModelError, match=r"^arch.yaml:3: project.name: the character U\+2028"):
+        model.parse(text, "arch.yaml")

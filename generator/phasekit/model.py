@@ -84,6 +84,7 @@ def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.No
     """Schema first (structure), then the rules a schema cannot say; returns the normalised model."""
     if not isinstance(data, dict):
         raise ModelError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    _check_text(data, source, node)
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -95,6 +96,36 @@ def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.No
     arch = normalise(data)
     check_references(arch, source)
     return arch
+
+
+# YAML readers take these for line breaks: in a generated file they end the value and start a new key.
+LINE_SEPARATORS = {"\u2028": "U+2028 (LINE SEPARATOR)", "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
+
+
+def _check_text(data: dict[str, Any], source: str, node: Callable[[], yaml.Node] | None) -> None:
+    """Before the schema, for a clear line: no U+2028/U+2029 anywhere (JSON and most serialisers leave
+    them unescaped; YAML readers break the line there)."""
+
+    def refuse(path: list[Any], problem: str) -> None:
+        line = _line_of(node() if node else None, path)
+        where = f"{source}:{line}" if line else source
+        raise ModelError(f"{where}: {_json_path(path) or 'top level'}: {problem}")
+
+    def walk(value: Any, path: list[Any]) -> None:
+        if isinstance(value, str):
+            found = next((c for c in value if c in LINE_SEPARATORS), None)
+            if found:
+                refuse(path, f"the character {LINE_SEPARATORS[found]} is a line break to YAML readers and is not "
+                             "allowed; use a space or a newline in a description")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, path)
+                walk(item, [*path, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, [*path, index])
+
+    walk(data, [])
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
