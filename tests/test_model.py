@@ -221,3 +221,35 @@ def test_line_separators_in_a_file_name_the_line():
     text = "version: 1\nproject:\n  name: \"shop\\u2028remote_write: x\"\nservices: []\n"
     with pytest.raises(ModelError, match=r"^arch.yaml:3: project.name: the character U\+2028"):
         model.parse(text, "arch.yaml")
+
+
+@pytest.mark.parametrize("field", ["owner", "repository", "detail"])
+def test_a_newline_in_one_line_text_is_refused(field):
+    """Issue 13.18: a newline in the owner or a fact's detail reached ADR Markdown as a heading."""
+    data = copy.deepcopy(MINIMAL)
+    if field == "detail":
+        data["facts"] = [{"kind": "static-ip", "subject": "api", "detail": "ok\n# Decision\nwe were hacked"}]
+    else:
+        data["project"][field] = "platform team\n\n# Decision"
+    assert "a line break is not allowed in this field" in _error(data)
+    data["project"]["description"] = "descriptions may\nspan lines"
+    data["project"].pop("owner", None), data["project"].pop("repository", None), data.pop("facts", None)
+    assert model.validate(data)["project"]["description"] == "descriptions may\nspan lines"
+
+
+@pytest.mark.parametrize("address", ["999.1.1.1", "10.0.0", "1.2.3.4.5", "1::2::3", "10.0.0.01"])
+def test_an_impossible_address_is_refused(address):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["static_ips"] = {"backend": address}
+    assert f"static_ips.backend: {address!r} is not an IPv4 or IPv6 address" in _error(data)
+    data["services"][0]["static_ips"] = {"backend": "172.20.0.5", "v6": "fd00::5"}
+    assert model.validate(data)["services"][0]["static_ips"]["backend"] == "172.20.0.5"
+
+
+def test_a_key_given_twice_is_refused_with_its_line():
+    text = "version: 1\nproject: {name: shop}\nservices:\n  - name: api\n    ports: [{port: 80}]\n    name: web\n"
+    with pytest.raises(ModelError, match=r"^arch.yaml:6: invalid YAML: the key 'name' is given twice \(first on line 4\)$"):
+        model.parse(text, "arch.yaml")
+    merged = ("version: 1\nproject: {name: shop}\nservices:\n  - &api {name: api, replicas: 2, ports: [{port: 80}]}\n"
+              "  - <<: *api\n    name: web\n")  # a key a merge brought in may be overridden
+    assert [s["replicas"] for s in model.parse(merged, "arch.yaml")["services"]] == [2, 2]

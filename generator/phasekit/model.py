@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from functools import cache
@@ -65,7 +66,7 @@ def load(path: str | Path) -> Architecture:
 
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     try:
-        data = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -77,7 +78,30 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
 
 
 # The C parser when PyYAML has it: architecture.yaml of a large system is megabytes.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_C_OR_PURE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_C_OR_PURE_LOADER):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses a key given twice in one mapping (YAML says keys are unique; PyYAML
+    silently keeps the last). Keys a merge (`<<: *anchor`) brings in may still be overridden."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"the key {key!r} is given twice (first on line {first + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.Node] | None = None) -> Architecture:
@@ -112,6 +136,9 @@ def _check_text(data: dict[str, Any], source: str, node: Callable[[], yaml.Node]
         raise ModelError(f"{where}: {_json_path(path) or 'top level'}: {problem}")
 
     def walk(value: Any, path: list[Any]) -> None:
+        if isinstance(value, str) and _single_line(path) and ("\n" in value or "\r" in value):
+            refuse(path, "a line break is not allowed in this field (it is one line of an ADR or a report); "
+                         "use a description for longer text")
         if isinstance(value, str):
             found = next((c for c in value if c in LINE_SEPARATORS), None)
             if found:
@@ -126,6 +153,13 @@ def _check_text(data: dict[str, Any], source: str, node: Callable[[], yaml.Node]
                 walk(item, [*path, index])
 
     walk(data, [])
+
+
+def _single_line(path: list[Any]) -> bool:
+    """Text that generated Markdown prints inline (ADR deciders, a fact's bullet): a newline there would
+    start a heading or a list of its own."""
+    return path in (["project", "owner"], ["project", "repository"]) or (
+        len(path) == 3 and path[0] == "facts" and path[2] == "detail")
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
@@ -357,6 +391,13 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
             if probe["type"] in ("http", "tcp") and "port" not in probe:
                 raise ModelError(f"{source}: service '{name}': {probe_name} probe needs a port")
     for item in [*arch["services"], *arch["datastores"]]:
+        addresses = [(f"static_ips.{net}", ip) for net, ip in item["static_ips"].items()]
+        addresses += [(f"ports: {p['port']} host_ip", p["host_ip"]) for p in item.get("ports", []) if "host_ip" in p]
+        for field, address in addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ModelError(f"{source}: '{item['name']}': {field}: {address!r} is not an IPv4 or IPv6 address") from None
         for net in item["networks"]:
             if network_names and net not in network_names:
                 raise ModelError(f"{source}: '{item['name']}' is attached to network '{net}', which is not declared")
