@@ -125,3 +125,84 @@ def test_capture_from_a_compose_file_in_a_subfolder(phasekit, tmp_path):
                       "--non-interactive", "-o", "architecture.yaml")
     assert result.code == 0, result.err
     assert model.load(tmp_path / "architecture.yaml")["services"][0]["env"] == ["MODE"]
+
+
+# ---------------------------------------------------------------- update on broken input and failing writes (item 13)
+
+
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+@pytest.fixture
+def applied_repo(tmp_path, template_source) -> Path:
+    """adr and health applied and committed, then a new service committed: an update has work to do."""
+    from phasekit import render
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    arch = model.load(ARCH_FILE)
+    render.apply(arch, repo, ["adr", "health"], template_source)
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "applied")
+    return repo
+
+
+@pytest.mark.parametrize("broken", ["{{{ not yaml", "- a list\n- not a mapping\n", "architecture: [1, 2]\n"])
+def test_a_malformed_answers_file_is_one_line(phasekit, applied_repo, broken):
+    (applied_repo / ".copier-answers.health.yml").write_text(broken)
+    _git(applied_repo, "commit", "-qam", "broken by hand")
+    before = tree_of(applied_repo)
+    result = phasekit("update", "--dest", str(applied_repo), "--arch", str(applied_repo / "architecture.yaml"))
+    assert result.one_line and ".copier-answers.health.yml" in result.err, result.err
+    assert tree_of(applied_repo) == before
+
+
+def test_a_generated_file_that_cannot_be_written_during_update_is_one_line(phasekit, applied_repo, monkeypatch):
+    """A read-only generated file (root cannot have one, so copier's write fails as it would)."""
+    from phasekit import render
+
+    copier = render._copier()
+    real = copier.Worker.run_update
+
+    def run_update(self):
+        if Path(self.answers_relpath).name == ".copier-answers.health.yml":
+            raise PermissionError(errno.EACCES, "Permission denied", str(applied_repo / "health" / "services.json"))
+        return real(self)
+
+    monkeypatch.setattr(copier.Worker, "run_update", run_update)
+    head, before = _git(applied_repo, "rev-parse", "HEAD"), tree_of(applied_repo)
+    result = phasekit("update", "--dest", str(applied_repo), "--arch", str(applied_repo / "architecture.yaml"))
+    assert result.one_line and "services.json: Permission denied" in result.err, result.err
+    assert _git(applied_repo, "rev-parse", "HEAD") == head and tree_of(applied_repo) == before
+    assert _git(applied_repo, "status", "--porcelain") == ""
+
+
+def test_a_full_disk_anywhere_is_one_line(phasekit, tmp_path, monkeypatch):
+    """Where no command catches it (here: rendering into the scratch folder), exit 1 and one line."""
+    from phasekit import render
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/tmp/phasekit-render-x/adr")
+
+    monkeypatch.setattr(render, "render_to", full)
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", "out", "--blueprint", "adr")
+    assert result.one_line and "No space left on device" in result.err and not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- error lines have a length (item 17)
+
+
+def test_an_error_line_is_cut_with_an_ellipsis(phasekit, tmp_path):
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services:\n  " + "a;" * 50_000 + ":\n    image: x:1\n")
+    result = phasekit("capture", "--from-compose", str(compose), "--non-interactive", "-o", "architecture.yaml")
+    assert result.one_line, result.err[:500]
+    line = result.err.strip()
+    assert len(line) <= len("phasekit: error: ") + 400 and "[...]" in line and "not allowed" in line

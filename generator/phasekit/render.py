@@ -336,6 +336,9 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                         worker.run_update()
                 except (ValueError, copier.errors.CopierError) as exc:
                     raise PhasekitError(f"update of blueprint {name}: {_first_line(exc)}") from None
+                except OSError as exc:  # a read-only generated file, a full disk
+                    raise PhasekitError(f"update of blueprint {name}: cannot write {exc.filename or folder}: "
+                                        f"{exc.strerror or exc}; the update was undone") from None
             for rel, content in kept.items():  # never lose an edited file the template dropped
                 target = folder / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -567,8 +570,22 @@ def _require_clean_git(dest: Path) -> None:
 
 
 def recorded_answers(dest: Path, blueprint: str) -> dict[str, Any]:
+    """The answers file of an applied blueprint; a hand-broken one is one line naming it."""
     path = dest / answers_file(blueprint)
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise PhasekitError(f"{path}{where}: invalid answers file: {getattr(exc, 'problem', None) or exc}; "
+                            "restore it from git") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PhasekitError(f"{path}: cannot read the answers file: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("architecture", {}), dict):
+        raise PhasekitError(f"{path}: invalid answers file: expected a mapping with an architecture; restore it from git")
+    return data
 
 
 def _first_line(exc: BaseException) -> str:
