@@ -206,3 +206,41 @@ def test_an_error_line_is_cut_with_an_ellipsis(phasekit, tmp_path):
     assert result.one_line, result.err[:500]
     line = result.err.strip()
     assert len(line) <= len("phasekit: error: ") + 400 and "[...]" in line and "not allowed" in line
+
+
+# ---------------------------------------------------------------- one command at a time (item 14)
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from phasekit import lock
+with lock.held(Path(sys.argv[1]), "update"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("git_repo", [True, False])
+def test_a_second_command_in_the_same_repository_is_refused_and_told_who_holds_it(phasekit, tmp_path, git_repo):
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if git_repo:
+        _git(repo, "init", "-q")
+    dest = repo / "sub" if git_repo else repo  # in git, the whole repository; outside, the folder
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(repo)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr")
+        assert result.one_line and f"is in use by phasekit update (pid {holder.pid}, since " in result.err, result.err
+        assert not (repo / "docs").exists() and not (repo / "sub").exists()
+        assert phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr",
+                        "--dry-run").code == 0  # reading is not blocked
+    finally:
+        holder.kill()
+        holder.wait()
+    # the kernel released the lock of the killed holder: nothing stale
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr")
+    assert result.code == 0, result.err

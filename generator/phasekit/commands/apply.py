@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from .. import blueprints, model, render
+from .. import blueprints, lock, model, render
 from ._options import arch_option, dest_option, template_option, vcs_ref_option
 
 
@@ -28,7 +29,8 @@ def command(
     arch = model.load(arch_path)
     chosen = blueprints.select(list(names), list(phases), everything)
     source = render.Source.resolve(template, vcs_ref)
-    result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force, base=arch_path.resolve().parent)
+    with contextlib.nullcontext() if dry_run else lock.held(dest, "apply"):
+        result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force, base=arch_path.resolve().parent)
     verb = "would write" if dry_run else "wrote"
     for rel in result.written:
         click.echo(f"{verb} {dest / rel}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import capture, model
+from .. import capture, lock, model
 from ..errors import PhasekitError
 from ..files import writable_target, write_atomically
 
@@ -42,6 +42,7 @@ def command(compose_files: tuple[Path, ...], repo: Path, non_interactive: bool, 
             raise PhasekitError(f"{output} exists; nothing written")
     text = model.dump(arch)
     model.parse(text, str(output))  # what we write must load back
-    write_atomically(output, text, "-o")
+    with lock.held(output.parent, "capture"):
+        write_atomically(output, text, "-o")
     services, stores = len(arch["services"]), len(arch["datastores"])
     click.echo(f"wrote {output}: {services} services, {stores} datastores, {len(arch['facts'])} facts", err=True)

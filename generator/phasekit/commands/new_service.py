@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .. import model, render
+from .. import lock, model, render
 from ..errors import PhasekitError
 from ._options import arch_option, template_option, vcs_ref_option
 
@@ -67,8 +67,9 @@ def command(
 
     answers = {"service_name": name, "service_language": language, "service_kind": kind, "service_port": port}
     source = render.Source.resolve(template, vcs_ref)
-    result = render.apply(updated, dest, ["service"], source, extra=answers)
-    _write_atomically(arch_path, model.dump(updated, _schema_ref(arch_path)))
+    with lock.held(repo, "new-service"):
+        result = render.apply(updated, dest, ["service"], source, extra=answers)
+        _write_atomically(arch_path, model.dump(updated, _schema_ref(arch_path)))
     click.echo(f"wrote {len(result.written)} files into {dest}")
     click.echo(
         f"added service '{name}' to {arch_path}; run `phasekit update` in the repository so the applied "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from .. import model, preview, render
+from .. import lock, model, preview, render
 from ..errors import PhasekitError
 from ._options import arch_option, dest_option, template_option, vcs_ref_option
 
@@ -26,12 +27,14 @@ VERBS = {
 def command(arch_path: Path, dest: Path, template: str | None, vcs_ref: str | None, dry_run: bool, abort: bool) -> None:
     """Update every blueprint recorded by a .copier-answers.*.yml under DEST (your edits are kept)."""
     if abort:
-        base = render.abort_update(dest)
+        with lock.held(dest, "update --abort"):
+            base = render.abort_update(dest)
         click.echo(f"restored {dest} to {base[:12]}, as it was before the update", err=True)
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent)
+    with contextlib.nullcontext() if dry_run else lock.held(dest, "update"):
+        plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent)
     conflicts: list[Path] = []
     for plan in plans:
         where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")
