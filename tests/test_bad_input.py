@@ -244,3 +244,19 @@ def test_a_second_command_in_the_same_repository_is_refused_and_told_who_holds_i
     # the kernel released the lock of the killed holder: nothing stale
     result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr")
     assert result.code == 0, result.err
+
+
+# ---------------------------------------------------------------- an alias bomb (item 12)
+
+
+def test_an_alias_bomb_is_refused_at_once(phasekit, tmp_path):
+    import time
+
+    lines = ['x-a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"x-a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("\n".join(lines) + "\nservices:\n  api:\n    image: x:1\n    labels: {bomb: *a9}\n")
+    started = time.monotonic()
+    result = phasekit("capture", "--from-compose", str(compose), "--non-interactive", "-o", "architecture.yaml")
+    assert result.one_line and "alias bomb" in result.err, result.err
+    assert time.monotonic() - started < 10 and not (tmp_path / "architecture.yaml").exists()
