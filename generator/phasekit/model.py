@@ -444,5 +444,10 @@ def _ordered(value: Any, node: dict[str, Any]) -> Any:
     return value
 
 
+def ordered_service(entry: dict[str, Any]) -> dict[str, Any]:
+    """One service's keys in the schema's order, as dump writes them."""
+    return _ordered(entry, schema()["$defs"]["service"])
+
+
 def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in arch["services"]}
