@@ -624,3 +624,25 @@ def test_a_failed_write_puts_back_everything_this_apply_wrote(tmp_path, monkeypa
     assert tree_of(dest) == before
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["docs", "docs/architecture",
                                                                         "docs/architecture/decisions", str(ADR / "README.md")]
+
+
+def test_update_reports_deleted_generated_files_truthfully(tmp_path):
+    """Issue 13.10: a generated file the team deleted was reported "new" but never created (copier keeps
+    the deletion). It is reported as missing, before and after, and stays deleted."""
+    repo = _committed_repo(tmp_path, ["adr"])
+    gone = [repo / D / "0001-record-architecture-decisions.md", repo / D / "0002-separate-liveness-readiness-and-startup-checks.md"]
+    for path in gone:
+        path.unlink()
+    git(repo, "commit", "-qam", "we keep our decisions elsewhere")
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    for extra in (["--dry-run"], []):
+        result = phasekit("update", *extra, "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        reported = {line.rsplit(None, 1)[1].rsplit("/", 1)[1]: line.rsplit(None, 1)[0].strip() for line in result.stdout.splitlines()}
+        for path in gone:
+            assert reported[path.name] == "missing (deleted here; not recreated)"
+        assert "new" not in reported.values() and "2 missing" in result.stderr
+        assert not any(path.exists() for path in gone)

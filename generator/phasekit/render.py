@@ -306,7 +306,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
     with _update_session(dest) as session:
         for folder, name, plan in work:
             answers = folder / answers_file(name)
-            if set(plan.files.values()) <= {preview.UNCHANGED}:
+            if set(plan.files.values()) <= {preview.UNCHANGED, preview.MISSING}:
                 # Nothing to merge: record the new answers (_commit, architecture) as copier would.
                 if plan.answers is not None and answers.read_bytes() != plan.answers:
                     session.begin([answers])

@@ -12,7 +12,8 @@ from ..errors import PhasekitError
 from ._options import arch_option, dest_option, template_option, vcs_ref_option
 
 VERBS = {
-    preview.NEW: "new", preview.UPDATED: "update", preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
+    preview.NEW: "new", preview.MISSING: "missing (deleted here; not recreated)", preview.UPDATED: "update",
+    preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
     preview.KEPT: "keep (yours)", preview.DELETED: "delete", preview.ORPHANED: "keep (yours; no longer generated)",
 }
 
