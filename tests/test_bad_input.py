@@ -260,3 +260,144 @@ def test_an_alias_bomb_is_refused_at_once(phasekit, tmp_path):
     result = phasekit("capture", "--from-compose", str(compose), "--non-interactive", "-o", "architecture.yaml")
     assert result.one_line and "alias bomb" in result.err, result.err
     assert time.monotonic() - started < 10 and not (tmp_path / "architecture.yaml").exists()
+
+
+# ---------------------------------------------------------------- the bad-input suite: what was tried, how each ended
+
+GOOD_ARCH = ARCH_FILE.read_text()
+SEP = "\u2028"
+
+
+def _arch(text: str):
+    def setup(root: Path) -> None:
+        (root / "architecture.yaml").write_text(text)
+    return setup
+
+
+def _compose_file(text: str, name: str = "docker-compose.yml"):
+    def setup(root: Path) -> None:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return setup
+
+
+def _both(*setups):
+    def setup(root: Path) -> None:
+        for step in setups:
+            step(root)
+    return setup
+
+
+def _bomb(root: Path) -> None:
+    lines = ['x-a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"x-a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    (root / "docker-compose.yml").write_text("\n".join(lines) + "\nservices:\n  api:\n    image: x:1\n    labels: {b: *a9}\n")
+
+
+CAPTURE = ["capture", "--from-compose", "docker-compose.yml", "--non-interactive", "-o", "architecture.yaml"]
+APPLY = ["apply", "--blueprint", "adr", "--blueprint", "health", "--blueprint", "terraform", "--dest", "out"]
+SIMPLE = "version: 1\nproject: {name: shop}\nservices:\n  - name: api\n    ports: [{port: 8080}]\n"
+
+# (name, setup, argv, expected: "rejected" | "accepted" | "usage")
+SUITE = [
+    ("compose: invalid YAML", _compose_file("services:\n  a:\n   b: [\n"), CAPTURE, "rejected"),
+    ("compose: empty", _compose_file(""), CAPTURE, "rejected"),
+    ("compose: services a list", _compose_file("services: [1, 2]\n"), CAPTURE, "rejected"),
+    ("compose: port 70000", _compose_file("services:\n  a:\n    image: x:1\n    ports: ['80:70000']\n"), CAPTURE, "rejected"),
+    ("compose: unknown dependency", _compose_file("services:\n  a:\n    image: x:1\n    depends_on: [b]\n"), CAPTURE, "rejected"),
+    ("compose: alias bomb", _bomb, CAPTURE, "rejected"),
+    ("compose: 100 KB service name", _compose_file("services:\n  " + "a;" * 50_000 + ":\n    image: x:1\n"), CAPTURE, "rejected"),
+    ("compose: U+2028 in the project name (compose normalises the name)",
+     _compose_file(f"name: \"shop{SEP}remote_write: x\"\n" + COMPOSE), CAPTURE, "accepted"),
+    ("compose: no such file", lambda root: None, CAPTURE, "rejected"),
+    ("compose: cpus 0.0001", _compose_file("services:\n  a:\n    image: x:1\n    ports: ['80']\n    deploy: {resources: {limits: {cpus: '0.0001'}}}\n"), CAPTURE, "accepted"),
+    ("compose: in a subfolder", _compose_file(COMPOSE, "sub/docker-compose.yml"),
+     ["capture", "--from-compose", "sub/docker-compose.yml", "--non-interactive"], "accepted"),
+    ("capture -o: a folder", _both(_compose_file(COMPOSE), lambda r: (r / "architecture.yaml").mkdir()), [*CAPTURE, "--force"], "rejected"),
+    ("capture -o: below a file", _both(_compose_file(COMPOSE), lambda r: (r / "f").write_text("x")),
+     [*CAPTURE[:-1], "f/architecture.yaml"], "rejected"),
+    ("capture -o: a FIFO", _both(_compose_file(COMPOSE), lambda r: os.mkfifo(r / "architecture.yaml")), [*CAPTURE, "--force"], "rejected"),
+    ("capture -o: a dangling symlink", _both(_compose_file(COMPOSE), lambda r: (r / "architecture.yaml").symlink_to(r / "nowhere" / "a.yaml")),
+     [*CAPTURE, "--force"], "rejected"),
+    ("architecture: invalid YAML", _arch("version: 1\nproject: {name: [\n"), APPLY, "rejected"),
+    ("architecture: empty", _arch(""), APPLY, "rejected"),
+    ("architecture: a list", _arch("- 1\n- 2\n"), APPLY, "rejected"),
+    ("architecture: a key twice", _arch(SIMPLE + "    name: web\n"), APPLY, "rejected"),
+    ("architecture: U+2029 in the name", _arch(SIMPLE.replace("name: shop", f'name: "shop{chr(0x2029)}x: 1"')), APPLY, "rejected"),
+    ("architecture: newline in the owner", _arch(SIMPLE.replace("{name: shop}", '{name: shop, owner: "a\\n# b"}')), APPLY, "rejected"),
+    ("architecture: request above limit", _arch(SIMPLE + "    resources: {cpu_request: '2', cpu_limit: 500m}\n"), APPLY, "rejected"),
+    ("architecture: address 999.1.1.1", _arch(SIMPLE + "    static_ips: {backend: 999.1.1.1}\n"), APPLY, "rejected"),
+    ("architecture: port 99999", _arch(SIMPLE.replace("8080", "99999")), APPLY, "rejected"),
+    ("architecture: no such file", lambda root: None, APPLY, "rejected"),
+    ("architecture: a merge key", _arch(SIMPLE + "  - <<: {replicas: 2, ports: [{port: 81}]}\n    name: web\n"), APPLY, "accepted"),
+    ("apply: --dest a file", _both(_arch(GOOD_ARCH), lambda r: (r / "out").write_text("x")), APPLY, "rejected"),
+    ("apply: a file named terraform", _both(_arch(GOOD_ARCH), lambda r: ((r / "out").mkdir(), (r / "out" / "terraform").write_text("x"))),
+     APPLY, "rejected"),
+    ("apply: a symlinked folder out of --dest", _both(_arch(GOOD_ARCH), lambda r: ((r / "out").mkdir(), (r / "elsewhere").mkdir(),
+                                                                                   (r / "out" / "docs").symlink_to(r / "elsewhere"))),
+     APPLY, "rejected"),
+    ("apply: unknown blueprint", _arch(GOOD_ARCH), ["apply", "--blueprint", "nope", "--dest", "out"], "rejected"),
+    ("update: nothing applied", _arch(GOOD_ARCH), ["update", "--dest", "."], "rejected"),
+    ("update: not a git repository", _both(_arch(GOOD_ARCH), lambda r: (r / ".copier-answers.adr.yml").write_text("{}\n")),
+     ["update", "--dest", "."], "rejected"),
+    ("update --abort: nothing to abort", _arch(GOOD_ARCH), ["update", "--abort", "--dest", "."], "rejected"),
+    ("new-service: bad name", _arch(GOOD_ARCH), ["new-service", "Bad_Name"], "rejected"),
+    ("new-service: port 0", _arch(GOOD_ARCH), ["new-service", "fresh", "--port", "0"], "rejected"),
+    ("new-service: name taken", _arch(GOOD_ARCH), ["new-service", "gateway"], "rejected"),
+    ("assess: -o a folder (click's usage error)", _both(_arch(GOOD_ARCH), lambda r: (r / "report.md").mkdir()),
+     ["assess", "-o", "report.md"], "usage"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = ("link", os.readlink(path))
+        elif path.is_file():
+            out[rel] = path.read_bytes()
+        else:
+            out[rel] = ("dir" if path.is_dir() else "special", stat.S_IFMT(path.lstat().st_mode))
+    return out
+
+
+def test_bad_input_suite(phasekit, tmp_path, monkeypatch):
+    """Every bad input ends as one line and exit 1 with nothing written; the good ones in between are
+    accepted. Counts what it tried and how each ended."""
+    ended: dict[str, list[str]] = {}
+    for index, (name, setup, argv, expected) in enumerate(SUITE):
+        root = tmp_path / f"case-{index}"
+        root.mkdir()
+        setup(root)
+        monkeypatch.chdir(root)
+        before = _snapshot(root)
+        result = phasekit(*argv)
+        after = _snapshot(root)
+        if "Traceback" in result.err:
+            outcome = "traceback"
+        elif result.code == 3:
+            outcome = "exit 3"
+        elif result.code == 0:
+            outcome = "accepted"
+            written = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and str(p.relative_to(root)) not in before]
+            if any(SEP in p.read_text(errors="replace") or "\u2029" in p.read_text(errors="replace") for p in written):
+                outcome = "accepted with a line separator in the output"
+        elif result.code == 2 and after == before and "Traceback" not in result.err:
+            outcome = "usage error (exit 2)"
+        elif after != before:
+            outcome = "partial write"
+        elif result.one_line and len(result.err) <= len("phasekit: error: ") + 401:
+            outcome = "rejected with one line"
+        else:
+            outcome = f"exit {result.code}, {len(result.err.splitlines())} lines"
+        ended.setdefault(outcome, []).append(name)
+        wanted = {"rejected": "rejected with one line", "accepted": "accepted", "usage": "usage error (exit 2)"}[expected]
+        if outcome != wanted:
+            ended.setdefault("unexpected", []).append(f"{name}: {outcome}: {result.err.strip()[:200]}")
+    summary = ", ".join(f"{len(names)} {outcome}" for outcome, names in sorted(ended.items()))
+    print(f"\nbad-input suite: {len(SUITE)} tried: {summary}")
+    assert not ended.get("traceback") and not ended.get("exit 3") and not ended.get("partial write")
+    assert ended.get("unexpected") is None, ended["unexpected"]
+    assert len(ended["rejected with one line"]) == sum(1 for case in SUITE if case[3] == "rejected")
+    assert len(ended["accepted"]) == sum(1 for case in SUITE if case[3] == "accepted")
