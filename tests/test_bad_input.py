@@ -367,6 +367,8 @@ def test_bad_input_suite(phasekit, tmp_path, monkeypatch):
     accepted. Counts what it tried and how each ended."""
     ended: dict[str, list[str]] = {}
     for index, (name, setup, argv, expected) in enumerate(SUITE):
+        if name in os.environ.get("PHASEKIT_SUITE_SKIP", "").split(","):
+            continue  # to measure an older phasekit without running what it cannot survive (the alias bomb)
         root = tmp_path / f"case-{index}"
         root.mkdir()
         setup(root)
