@@ -1,4 +1,4 @@
-"""Every checkov suppression a blueprint writes has its reason beside it and its row in ADR 5 (issue 13.19)."""
+"""Every checkov suppression a blueprint writes has its reason beside it and its row in ADR 6 (issue 13.19)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from conftest import REPO
 
-ADR = REPO / "docs" / "adr" / "0005-checkov-suppressions.md"
+ADR = REPO / "docs" / "adr" / "0006-checkov-suppressions.md"
 # `#checkov:skip=ID:reason` (Terraform, Dockerfile) and `"ID=reason"` (a Kubernetes `checkov.io/skipN`
 # annotation, written directly or collected in a Helm list first).
 SKIP = re.compile(r'(?:checkov:skip=|")(CKV2?_[A-Z0-9]+_\d+)\s*[:=]([^"\n]*)')
