@@ -474,3 +474,174 @@ def test_a_users_git_config_cannot_break_or_hook_into_phasekits_commits(tmp_path
     # repository, where phasekit commits and resets, must not see them.
     ran_in = ran.read_text().split() if ran.exists() else []
     assert str(repo) not in ran_in, "a post-commit hook ran on phasekit's temporary commit"
+
+
+# ---------------------------------------------------------------- an update killed half-way (issue 13, items 1 and 5)
+
+KILLED = """
+import os, sys
+from phasekit import cli, gitcmd, render
+what, after = os.environ["PHASEKIT_TEST_KILL"].split(":")
+seen = [0]
+def tick():
+    seen[0] += 1
+    if seen[0] >= int(after):
+        os._exit(137)
+if what == "commit":
+    real_run = gitcmd.run
+    def run(repo, *args, **kwargs):
+        out = real_run(repo, *args, **kwargs)
+        if args[:1] == ("commit",):
+            tick()
+        return out
+    gitcmd.run = run
+else:  # killed once a blueprint's merge wrote its files, before its temporary commit
+    real_merge = render._merge
+    def merge(folder, plan):
+        real_merge(folder, plan)
+        tick()
+    render._merge = merge
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _repo_with_pending_update(tmp_path: Path) -> Path:
+    repo = _committed_repo(tmp_path, ["adr", "health", "network-policy"])
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    return repo
+
+
+def _killed_update(repo: Path, at: str) -> None:
+    """Run `phasekit update` and kill it (os._exit, no cleanup) at a given point: `commit:N` after its
+    N-th temporary commit, `copier:N` after the N-th blueprint's merge (render._merge) wrote its files."""
+    result = subprocess.run([sys.executable, "-c", KILLED, "update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml")],
+                            capture_output=True, text=True, env={**os.environ, "PHASEKIT_TEST_KILL": at})
+    assert result.returncode == 137, result.stderr
+    assert (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER).exists()
+
+
+@pytest.mark.parametrize("at", ["commit:1", "copier:2"])
+def test_abort_undoes_exactly_what_the_killed_update_wrote(tmp_path, at):
+    repo = _repo_with_pending_update(tmp_path)
+    head, before = git(repo, "rev-parse", "HEAD"), tree_of(repo)
+    ignored = repo / "build.log"  # git-ignored files are the user's: never cleaned
+    (repo / ".git" / "info" / "exclude").write_text("build.log\n")
+    ignored.write_text("mine\n")
+    _killed_update(repo, at)
+    assert git(repo, "rev-parse", "HEAD") != head or git(repo, "status", "--porcelain")  # something to undo
+    result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
+    assert {k: v for k, v in tree_of(repo).items() if k != "build.log"} == before and ignored.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("later", ["new file", "commit", "edited file"])
+def test_abort_refuses_when_anything_else_changed_after_the_kill(tmp_path, later):
+    repo = _repo_with_pending_update(tmp_path)
+    _killed_update(repo, "commit:1")
+    if later == "new file":
+        (repo / "notes.txt").write_text("written after the kill\n")
+    elif later == "commit":
+        (repo / "notes.txt").write_text("committed after the kill\n")
+        git(repo, "add", "notes.txt")
+        git(repo, "commit", "-qm", "our work")
+    else:  # a file the update had already committed (adr is the first blueprint), edited by the user
+        readme = repo / ADR / "README.md"
+        readme.write_text(readme.read_text() + "our line\n")
+    head, files = git(repo, "rev-parse", "HEAD"), tree_of(repo)
+    result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "not aborted" in result.stderr and "nothing was changed" in result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head and tree_of(repo) == files  # the later work is all there
+    # the marker has expired: a second abort cannot destroy the later work either
+    again = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
+    assert again.returncode == 1 and "nothing to abort" in again.stderr and tree_of(repo) == files
+
+
+@pytest.mark.parametrize("at", ["commit:1", "copier:2"])
+def test_update_after_a_kill_points_to_abort_and_never_keeps_temporary_commits(tmp_path, at):
+    repo = _repo_with_pending_update(tmp_path)
+    head = git(repo, "rev-parse", "HEAD")
+    _killed_update(repo, at)
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "phasekit update --abort" in result.stderr
+    assert phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path).returncode == 0
+    result = phasekit("update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head  # no temporary commit became history
+    assert "billing" in (repo / "health" / "services.json").read_text()
+
+
+# ---------------------------------------------------------------- apply when a write cannot succeed (items 4, 13, 16)
+
+
+@pytest.mark.parametrize("obstacle", ["file named like a folder", "folder named like a file", "symlink out of the repo"])
+def test_apply_checks_every_target_before_the_first_write(tmp_path, obstacle):
+    dest, outside = tmp_path / "repo", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    if obstacle == "file named like a folder":
+        (dest / "terraform").write_text("not a folder\n")
+    elif obstacle == "folder named like a file":
+        (dest / ".copier-answers.terraform.yml").mkdir()
+    else:
+        (dest / "docs").symlink_to(outside, target_is_directory=True)
+    before = tree_of(dest)
+    result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(dest), "--blueprint", "adr",
+                      "--blueprint", "health", "--blueprint", "terraform", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "nothing written" in result.stderr
+    assert tree_of(dest) == before and not any(outside.iterdir())
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in dest.iterdir() if p.name in
+                                                              ("terraform", ".copier-answers.terraform.yml", "docs"))
+
+
+def test_a_failed_write_puts_back_everything_this_apply_wrote(tmp_path, monkeypatch):
+    """A full disk half-way: files written earlier in the run are removed, a file it replaced (--force)
+    is put back as it was, no folder it created stays."""
+    dest = tmp_path / "repo"
+    readme = dest / ADR / "README.md"
+    readme.parent.mkdir(parents=True)
+    readme.write_text("our own index\n")
+    before = tree_of(dest)
+    real, calls = shutil.copy2, []
+
+    def copy2(src, dst, **kwargs):
+        calls.append(dst)
+        if len(calls) == 15:
+            raise OSError(28, "No space left on device")
+        return real(src, dst, **kwargs)
+
+    monkeypatch.setattr(render.shutil, "copy2", copy2)
+    with pytest.raises(PhasekitError, match="No space left on device; nothing written") as info:
+        render.apply(model.load(ARCH_FILE), dest, ["adr", "health"], render.Source.resolve(None, None), force=True)
+    assert "\n" not in str(info.value) and len(calls) == 15
+    assert tree_of(dest) == before
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["docs", "docs/architecture",
+                                                                        "docs/architecture/decisions", str(ADR / "README.md")]
+
+
+def test_update_reports_deleted_generated_files_truthfully(tmp_path):
+    """Issue 13.10: a generated file the team deleted was reported "new" but never created (copier keeps
+    the deletion). It is reported as missing, before and after, and stays deleted."""
+    repo = _committed_repo(tmp_path, ["adr"])
+    gone = [repo / D / "0001-record-architecture-decisions.md", repo / D / "0002-separate-liveness-readiness-and-startup-checks.md"]
+    for path in gone:
+        path.unlink()
+    git(repo, "commit", "-qam", "we keep our decisions elsewhere")
+    arch = model.load(repo / "architecture.yaml")
+    arch["services"].append({"name": "billing", "ports": [{"port": 7000}]})
+    (repo / "architecture.yaml").write_text(model.dump(model.validate(arch)))
+    git(repo, "commit", "-qam", "billing")
+    for extra in (["--dry-run"], []):
+        result = phasekit("update", *extra, "--dest", str(repo), "--arch", str(repo / "architecture.yaml"), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        reported = {line.rsplit(None, 1)[1].rsplit("/", 1)[1]: line.rsplit(None, 1)[0].strip() for line in result.stdout.splitlines()}
+        for path in gone:
+            assert reported[path.name] == "missing (deleted here; not recreated)"
+        assert "new" not in reported.values() and "2 missing" in result.stderr
+        assert not any(path.exists() for path in gone)

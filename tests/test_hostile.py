@@ -35,7 +35,7 @@ def hostile_architecture() -> dict:
     for svc in arch["services"]:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in ("postgres", "redis")]
     for fact in arch["facts"]:
-        fact["detail"] = MULTILINE
+        fact["detail"] = HOSTILE  # one line: a newline is refused here (it would start Markdown of its own)
     for svc in arch["services"]:
         svc.pop("id", None)
     arch["project"].pop("id", None)

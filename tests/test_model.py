@@ -165,3 +165,91 @@ def test_yaml_special_words_survive_as_strings():
     text = model.dump(arch)
     again = yaml.safe_load(text)
     assert again["services"][0]["name"] == "yes" and again["project"]["name"] == "null"
+
+
+# ---------------------------------------------------------------- issue 13: resources, text, addresses, keys
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"cpu_limit": "50m", "memory_limit": "64Mi"},  # compose limits without reservations
+     {"cpu_request": "50m", "cpu_limit": "50m", "memory_request": "64Mi", "memory_limit": "64Mi"}),
+    ({"cpu_request": "2", "memory_request": "1Gi"},  # reservations without limits
+     {"cpu_request": "2", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "1Gi"}),
+    ({"cpu_limit": "0.05", "memory_limit": "100M"},
+     {"cpu_request": "0.05", "cpu_limit": "0.05", "memory_request": "100M", "memory_limit": "100M"}),
+    ({"cpu_limit": "2"}, {**model.DEFAULT_RESOURCES, "cpu_limit": "2"}),
+])
+def test_defaults_never_put_a_request_above_its_limit(given, expected):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["resources"] = given
+    assert model.validate(data)["services"][0]["resources"] == expected
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"cpu_request": "2", "cpu_limit": "500m"}, "cpu_request 2 is above cpu_limit 500m"),
+    ({"memory_request": "1Gi", "memory_limit": "512Mi"}, "memory_request 1Gi is above memory_limit 512Mi"),
+    ({"cpu_limit": "0m"}, "cpu_limit 0m must be above 0"),
+])
+def test_a_request_above_its_limit_is_refused(given, message):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["resources"] = given
+    assert message in _error(data)
+
+
+@pytest.mark.parametrize("where", ["project.name", "project.description", "services[0].description", "facts[0].detail",
+                                   "key"])
+@pytest.mark.parametrize("char", ["\u2028", "\u2029"])
+def test_unicode_line_separators_are_refused_with_a_clear_line(where, char):
+    """Issue 13.9: YAML readers break the line at U+2028/U+2029; in 13 generated files the rest of the
+    value became keys (an injected `remote_write` reached Prometheus)."""
+    data = copy.deepcopy(MINIMAL)
+    data["facts"] = [{"kind": "static-ip", "subject": "api", "detail": "ok"}]
+    text = f"shop{char}remote_write: [{{url: http://evil}}]"
+    if where == "key":
+        data["services"][0]["static_ips"] = {text: "10.0.0.1"}
+    elif where.startswith("project."):
+        data["project"][where.split(".")[1]] = text
+    elif where.startswith("services"):
+        data["services"][0]["description"] = text
+    else:
+        data["facts"][0]["detail"] = text
+    message = _error(data)
+    assert f"U+{ord(char):04X}" in message and "line break" in message
+
+
+def test_line_separators_in_a_file_name_the_line():
+    text = "version: 1\nproject:\n  name: \"shop\\u2028remote_write: x\"\nservices: []\n"
+    with pytest.raises(ModelError, match=r"^arch.yaml:3: project.name: the character U\+2028"):
+        model.parse(text, "arch.yaml")
+
+
+@pytest.mark.parametrize("field", ["owner", "repository", "detail"])
+def test_a_newline_in_one_line_text_is_refused(field):
+    """Issue 13.18: a newline in the owner or a fact's detail reached ADR Markdown as a heading."""
+    data = copy.deepcopy(MINIMAL)
+    if field == "detail":
+        data["facts"] = [{"kind": "static-ip", "subject": "api", "detail": "ok\n# Decision\nwe were hacked"}]
+    else:
+        data["project"][field] = "platform team\n\n# Decision"
+    assert "a line break is not allowed in this field" in _error(data)
+    data["project"]["description"] = "descriptions may\nspan lines"
+    data["project"].pop("owner", None), data["project"].pop("repository", None), data.pop("facts", None)
+    assert model.validate(data)["project"]["description"] == "descriptions may\nspan lines"
+
+
+@pytest.mark.parametrize("address", ["999.1.1.1", "10.0.0", "1.2.3.4.5", "1::2::3", "10.0.0.01"])
+def test_an_impossible_address_is_refused(address):
+    data = copy.deepcopy(MINIMAL)
+    data["services"][0]["static_ips"] = {"backend": address}
+    assert f"static_ips.backend: {address!r} is not an IPv4 or IPv6 address" in _error(data)
+    data["services"][0]["static_ips"] = {"backend": "172.20.0.5", "v6": "fd00::5"}
+    assert model.validate(data)["services"][0]["static_ips"]["backend"] == "172.20.0.5"
+
+
+def test_a_key_given_twice_is_refused_with_its_line():
+    text = "version: 1\nproject: {name: shop}\nservices:\n  - name: api\n    ports: [{port: 80}]\n    name: web\n"
+    with pytest.raises(ModelError, match=r"^arch.yaml:6: invalid YAML: the key 'name' is given twice \(first on line 4\)$"):
+        model.parse(text, "arch.yaml")
+    merged = ("version: 1\nproject: {name: shop}\nservices:\n  - &api {name: api, replicas: 2, ports: [{port: 80}]}\n"
+              "  - <<: *api\n    name: web\n")  # a key a merge brought in may be overridden
+    assert [s["replicas"] for s in model.parse(merged, "arch.yaml")["services"]] == [2, 2]

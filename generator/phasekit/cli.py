@@ -6,6 +6,7 @@ otherwise written to a log file the user can attach to a bug report).
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import traceback
@@ -32,13 +33,31 @@ cli.add_command(template.template_path)
 cli.add_command(template.copier_data)
 
 
+MAX_LINE = 400  # characters of an error line; a compose error once printed 457 KB
+ELLIPSIS = " [...] "  # ASCII: stderr may not be UTF-8
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """An error message as one line of at most `limit` characters: line breaks become spaces, the middle
+    of a longer one is cut with an ellipsis (its start says what failed, its end often where)."""
+    text = re.sub(r"\s*[\r\n\u2028\u2029\x85]+\s*", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    head = (limit - len(ELLIPSIS)) * 3 // 4
+    return text[:head] + ELLIPSIS + text[len(text) - (limit - len(ELLIPSIS) - head):]
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="phasekit", standalone_mode=False)
     except PhasekitError as exc:
-        click.secho(f"phasekit: error: {exc}", fg="red", err=True)
+        click.secho(f"phasekit: error: {one_line(str(exc))}", fg="red", err=True)
         return exc.exit_code
+    except OSError as exc:  # the machine, not phasekit: a full disk, a read-only folder, a vanished file
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.secho(f"phasekit: error: {one_line(where + (exc.strerror or str(exc)))}", fg="red", err=True)
+        return 1
     except click.exceptions.Abort:
         click.echo("phasekit: aborted", err=True)
         return 1
@@ -56,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with tempfile.NamedTemporaryFile("w", prefix="phasekit-crash-", suffix=".log", delete=False) as log:
                 traceback.print_exc(file=log)
-            click.secho(f"phasekit: unexpected error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            click.secho(f"phasekit: unexpected error: {one_line(f'{type(exc).__name__}: {exc}')}", fg="red", err=True)
             click.echo(f"phasekit: details in {log.name} (run with --debug to see them here)", err=True)
         return 3
     return 0

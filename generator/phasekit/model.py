@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from functools import cache
@@ -65,7 +66,7 @@ def load(path: str | Path) -> Architecture:
 
 def parse(text: str, source: str = "architecture.yaml") -> Architecture:
     try:
-        data = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -77,13 +78,37 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
 
 
 # The C parser when PyYAML has it: architecture.yaml of a large system is megabytes.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_C_OR_PURE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_C_OR_PURE_LOADER):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses a key given twice in one mapping (YAML says keys are unique; PyYAML
+    silently keeps the last). Keys a merge (`<<: *anchor`) brings in may still be overridden."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"the key {key!r} is given twice (first on line {first + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.Node] | None = None) -> Architecture:
     """Schema first (structure), then the rules a schema cannot say; returns the normalised model."""
     if not isinstance(data, dict):
         raise ModelError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    _check_text(data, source, node)
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -95,6 +120,46 @@ def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.No
     arch = normalise(data)
     check_references(arch, source)
     return arch
+
+
+# YAML readers take these for line breaks: in a generated file they end the value and start a new key.
+LINE_SEPARATORS = {"\u2028": "U+2028 (LINE SEPARATOR)", "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
+
+
+def _check_text(data: dict[str, Any], source: str, node: Callable[[], yaml.Node] | None) -> None:
+    """Before the schema, for a clear line: no U+2028/U+2029 anywhere (JSON and most serialisers leave
+    them unescaped; YAML readers break the line there)."""
+
+    def refuse(path: list[Any], problem: str) -> None:
+        line = _line_of(node() if node else None, path)
+        where = f"{source}:{line}" if line else source
+        raise ModelError(f"{where}: {_json_path(path) or 'top level'}: {problem}")
+
+    def walk(value: Any, path: list[Any]) -> None:
+        if isinstance(value, str) and _single_line(path) and ("\n" in value or "\r" in value):
+            refuse(path, "a line break is not allowed in this field (it is one line of an ADR or a report); "
+                         "use a description for longer text")
+        if isinstance(value, str):
+            found = next((c for c in value if c in LINE_SEPARATORS), None)
+            if found:
+                refuse(path, f"the character {LINE_SEPARATORS[found]} is a line break to YAML readers and is not "
+                             "allowed; use a space or a newline in a description")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, path)
+                walk(item, [*path, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, [*path, index])
+
+    walk(data, [])
+
+
+def _single_line(path: list[Any]) -> bool:
+    """Text that generated Markdown prints inline (ADR deciders, a fact's bullet): a newline there would
+    start a heading or a list of its own."""
+    return path in (["project", "owner"], ["project", "repository"]) or (
+        len(path) == 3 and path[0] == "facts" and path[2] == "detail")
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
@@ -190,7 +255,7 @@ def _normalise_service(svc: dict[str, Any]) -> None:
         svc.setdefault(key, [])
     svc.setdefault("static_ips", {})
     svc.setdefault("stateful", False)
-    svc["resources"] = {**DEFAULT_RESOURCES, **svc.get("resources", {})}
+    svc["resources"] = _resources(svc.get("resources", {}))
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
     _name_ports(svc)
     derive.fill_service(svc)
@@ -204,6 +269,33 @@ def _normalise_service(svc: dict[str, Any]) -> None:
         probe = health.setdefault(probe_name, default)
         if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
             probe["port"] = first_port
+
+
+def _resources(given: dict[str, str]) -> dict[str, str]:
+    """The defaults fill what is not given, but never past what is: a limit below the default request
+    (compose limits without reservations) lowers the request to it, a request above the default limit
+    raises the limit. Kubernetes refuses a request above its limit."""
+    res = {**DEFAULT_RESOURCES, **given}
+    for kind in ("cpu", "memory"):
+        request, limit = f"{kind}_request", f"{kind}_limit"
+        if quantity(kind, res[request]) > quantity(kind, res[limit]):
+            if request not in given:
+                res[request] = res[limit]
+            elif limit not in given:
+                res[limit] = res[request]
+    return res
+
+
+_MEMORY_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                 "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+
+
+def quantity(kind: str, text: str) -> float:
+    """A Kubernetes quantity as the schema allows it: CPU in cores ('0.5', '250m'), memory in bytes."""
+    if kind == "cpu":
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    match = re.match(r"^([0-9]+)([KMGT]i?)?$", text)
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""] if match else float("nan")
 
 
 def _name_ports(svc: dict[str, Any]) -> None:
@@ -282,6 +374,13 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
                 raise ModelError(f"{source}: service '{name}' depends on '{dep}', which is not a service or datastore")
         if svc["kind"] in LISTENING_KINDS and not svc["ports"]:
             raise ModelError(f"{source}: service '{name}' is of kind {svc['kind']} but declares no port")
+        for kind in ("cpu", "memory"):
+            request, limit = svc["resources"][f"{kind}_request"], svc["resources"][f"{kind}_limit"]
+            if quantity(kind, request) > quantity(kind, limit):
+                raise ModelError(f"{source}: service '{name}': resources: {kind}_request {request} is above "
+                                 f"{kind}_limit {limit}, which Kubernetes refuses")
+            if quantity(kind, limit) <= 0:
+                raise ModelError(f"{source}: service '{name}': resources: {kind}_limit {limit} must be above 0")
         port_names = [p["name"] for p in svc["ports"]]
         if len(set(port_names)) != len(port_names):
             raise ModelError(f"{source}: service '{name}' has two ports with the same name")
@@ -292,6 +391,13 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
             if probe["type"] in ("http", "tcp") and "port" not in probe:
                 raise ModelError(f"{source}: service '{name}': {probe_name} probe needs a port")
     for item in [*arch["services"], *arch["datastores"]]:
+        addresses = [(f"static_ips.{net}", ip) for net, ip in item["static_ips"].items()]
+        addresses += [(f"ports: {p['port']} host_ip", p["host_ip"]) for p in item.get("ports", []) if "host_ip" in p]
+        for field, address in addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ModelError(f"{source}: '{item['name']}': {field}: {address!r} is not an IPv4 or IPv6 address") from None
         for net in item["networks"]:
             if network_names and net not in network_names:
                 raise ModelError(f"{source}: '{item['name']}' is attached to network '{net}', which is not declared")
@@ -336,6 +442,11 @@ def _ordered(value: Any, node: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_ordered(item, node.get("items", {})) for item in value]
     return value
+
+
+def ordered_service(entry: dict[str, Any]) -> dict[str, Any]:
+    """One service's keys in the schema's order, as dump writes them."""
+    return _ordered(entry, schema()["$defs"]["service"])
 
 
 def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:

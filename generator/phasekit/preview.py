@@ -18,6 +18,7 @@ from . import render
 from .model import Architecture
 
 NEW = "new"  # the template adds it
+MISSING = "missing"  # generated before and still generated, but not in the repo (deleted): not recreated
 UNCHANGED = "unchanged"  # the file already is what the update would write
 UPDATED = "updated"  # the template changed it and you did not: replaced
 MERGED = "merged"  # both changed it, the changes combine cleanly
@@ -25,7 +26,7 @@ CONFLICT = "conflict"  # both changed the same lines: conflict markers will be w
 KEPT = "kept"  # you changed it, the template did not: stays as you wrote it
 DELETED = "deleted"  # the template no longer produces it and you never edited it: removed
 ORPHANED = "orphaned"  # the template no longer produces it but you edited it: kept, never deleted
-STATES = (NEW, UNCHANGED, UPDATED, MERGED, CONFLICT, KEPT, DELETED, ORPHANED)
+STATES = (NEW, MISSING, UNCHANGED, UPDATED, MERGED, CONFLICT, KEPT, DELETED, ORPHANED)
 
 
 @dataclass
@@ -97,7 +98,9 @@ def _state(old_path: Path, new_path: Path, mine_path: Path) -> str:
             return DELETED if mine is not None else UNCHANGED
         return ORPHANED
     if mine is None:
-        return NEW
+        # copier merges the template's change into the repo: a file the old version wrote and the repo
+        # no longer has stays deleted (the user's change); only a file new in the template is created
+        return NEW if old is None else MISSING
     if mine == new:
         return UNCHANGED
     if old is None:  # both added it, differently

@@ -15,7 +15,9 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
+
+import yaml
 
 
 from . import blueprints as catalogue
@@ -197,12 +199,13 @@ def apply(
             for rendered in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 rel = rendered.relative_to(root)
                 target = dest / rel
-                if target.exists() and filecmp.cmp(rendered, target, shallow=False):
+                if target.is_file() and filecmp.cmp(rendered, target, shallow=False):
                     result.unchanged.append(rel)
                     continue
                 if target.exists() and not force:
                     refused.append(str(rel))
                 plan.append((rendered, rel))
+        _check_targets([rel for _, rel in plan], dest, dry_run)
         if refused:
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
             raise PhasekitError(
@@ -223,15 +226,82 @@ def _check_dest(dest: Path, dry_run: bool) -> None:
         raise PhasekitError(f"--dest {dest} is not writable")
 
 
+def _check_targets(rels: list[Path], dest: Path, dry_run: bool) -> None:
+    """Before the first write: every target's folders are folders (not a file named like one), inside
+    dest (not a symlink out of it) and writable, and no target is a folder or a device."""
+    root = dest.resolve()
+    checked: set[Path] = set()
+    for rel in rels:
+        target = dest / rel
+        for folder in [dest / p for p in reversed(rel.parents[:-1])]:
+            if folder in checked:
+                continue
+            if folder.is_symlink() and not folder.resolve().is_relative_to(root):
+                raise PhasekitError(f"{folder} is a symlink to {folder.resolve()}, outside {dest}; "
+                                    "phasekit does not write through it (nothing written)")
+            if not folder.exists():
+                break  # created by the write, with everything below it
+            if not folder.is_dir():
+                raise PhasekitError(f"{folder} is a file where phasekit writes a folder (for {target}); "
+                                    "move it away (nothing written)")
+            checked.add(folder)
+        if target.is_dir() and not target.is_symlink():
+            raise PhasekitError(f"{target} is a folder where phasekit writes a file; move it away (nothing written)")
+        if target.exists() and not target.is_symlink() and not target.is_file():
+            raise PhasekitError(f"{target} is not a regular file (a device, FIFO or socket); nothing written")
+        parent = next((p for p in [target.parent, *target.parent.parents] if p.exists()), Path("/"))
+        if not dry_run and not os.access(parent, os.W_OK | os.X_OK):
+            raise PhasekitError(f"{parent} is not writable (for {target}); nothing written")
+
+
 def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
     """Copy each file beside its target, then rename over it: a reader never sees half a file, and a
-    killed apply leaves whole files only (running it again completes it)."""
-    for rendered, rel in plan:
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.phasekit-partial")
-        shutil.copy2(rendered, partial)
-        os.replace(partial, target)
+    killed apply leaves whole files only (running it again completes it). A failed write (a full disk)
+    puts back every file this run replaced, removes the ones it created: nothing written."""
+    done: list[tuple[Path, Path | None]] = []  # (target, hard link to what it was)
+    made: list[Path] = []  # folders this run created
+    target = dest
+    try:
+        for rendered, rel in plan:
+            target = dest / rel
+            missing = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
+            backup = None
+            if target.exists() or target.is_symlink():
+                backup = target.with_name(f".{target.name}.phasekit-backup")
+                backup.unlink(missing_ok=True)
+                try:
+                    os.link(target, backup, follow_symlinks=False)  # no copy: a full disk can still roll back
+                except OSError:  # a file system without hard links
+                    shutil.copy2(target, backup, follow_symlinks=False)
+            partial = target.with_name(f".{target.name}.phasekit-partial")
+            done.append((target, backup))
+            try:
+                shutil.copy2(rendered, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+    except OSError as exc:
+        _roll_back(done, made)
+        raise PhasekitError(f"cannot write {target}: {exc.strerror or exc}; nothing written "
+                            "(what this run had written was put back)") from None
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _roll_back(done: list[tuple[Path, Path | None]], made: list[Path]) -> None:
+    for target, backup in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 SKIP_DIRS = {".git", "node_modules", ".venv", ".terraform", "__pycache__"}
@@ -273,6 +343,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         raise PhasekitError(f"no blueprint applied in {dest} (no .copier-answers.*.yml); run `phasekit apply` first")
     if not dry_run:
         _require_clean_git(dest)
+        _require_no_interrupted_update(dest)
     if progress is not None:
         progress.start(len(targets) if dry_run else 2 * len(targets))  # preview each, then merge each
     with tempfile.TemporaryDirectory(prefix="phasekit-update-") as renders:
@@ -284,18 +355,37 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
         if dry_run:
             return previews
         work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
-        with _update_session(dest):
+        with _update_session(dest) as session:
             for folder, name, plan in work:
                 if progress is not None:
                     progress.step(f"update {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
                 # The new answers (_commit, architecture), as copier would record them.
                 answers = folder / answers_file(name)
-                if plan.answers is not None and answers.read_bytes() != plan.answers:
-                    answers.write_bytes(plan.answers)
-                _merge(folder, plan)
+                changes = set(plan.files.values()) - {preview.UNCHANGED, preview.MISSING}
+                rewrite = plan.answers is not None and answers.read_bytes() != plan.answers
+                if not changes and not rewrite:
+                    continue
+                # Before the first write: the marker names every path this blueprint may touch.
+                session.begin([answers, *(folder / rel for rel in plan.files)])
+                try:
+                    if rewrite:
+                        answers.write_bytes(plan.answers)
+                    _merge(folder, plan)
+                except OSError as exc:  # a read-only generated file, a full disk
+                    raise PhasekitError(f"update of blueprint {name}: cannot write {exc.filename or folder}: "
+                                        f"{exc.strerror or exc}; the update was undone") from None
+                session.checkpoint()
             for folder, name in targets:
                 if name == "helm":
-                    chart_files.write(arch, base or dest, folder)  # the chart's copies of config files follow
+                    # The chart's copies of config files follow the repository's config files.
+                    session.begin([folder / rel for rel in chart_files.copies(arch, base or dest)])
+                    try:
+                        wrote = chart_files.write(arch, base or dest, folder)
+                    except OSError as exc:
+                        raise PhasekitError(f"update of blueprint {name}: cannot write {exc.filename or folder}: "
+                                            f"{exc.strerror or exc}; the update was undone") from None
+                    if wrote:
+                        session.checkpoint()
     return previews
 
 
@@ -332,50 +422,202 @@ def _merge(folder: Path, plan: Any) -> None:
 
 
 BASE_MARKER = "phasekit-update-base"
+TEMPORARY_COMMIT = "phasekit update (temporary)"
+
+
+@dataclass
+class Interrupted:
+    """What .git/phasekit-update-base records of an update in progress: the commit it started from and
+    the paths (relative to the repository's top level) of the blueprint it was writing when it stopped.
+    Everything the update finished before that is in its temporary commits on top of base."""
+
+    base: str
+    in_flight: set[str]
+    started: str = ""
+    head: str = ""  # HEAD when the in-flight blueprint began: a later temporary commit holds its writes
+
+    @classmethod
+    def read(cls, marker: Path) -> Interrupted:
+        text = marker.read_text(encoding="utf-8").strip()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:  # written by phasekit 0.1: the base only
+            return cls(text, set(), head=text)
+        base = str(data["base"])
+        return cls(base, set(data.get("in_flight", [])), str(data.get("started", "")), str(data.get("head", base)))
+
+    def write(self, marker: Path) -> None:
+        data = {"base": self.base, "head": self.head or self.base, "in_flight": sorted(self.in_flight),
+                "started": self.started}
+        partial = marker.with_name(marker.name + ".partial")
+        partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        os.replace(partial, marker)
+
+
+class _Session:
+    """copier updates one blueprint only in a clean work tree, so each blueprint's result is kept in a
+    temporary commit. Before a blueprint is written, the marker names the paths it may touch: if the
+    process is killed, `update --abort` knows what is the update's and what is not."""
+
+    def __init__(self, dest: Path, top: Path, marker: Path, state: Interrupted) -> None:
+        self.dest, self.top, self.marker, self.state = dest, top, marker, state
+
+    def begin(self, paths: list[Path]) -> None:
+        self.state.in_flight = {_repo_path(self.top, path.parent.resolve() / path.name) for path in paths}
+        self.state.head = gitcmd.run(self.dest, "rev-parse", "HEAD")
+        self.state.write(self.marker)
+
+    def checkpoint(self) -> None:
+        gitcmd.run(self.dest, "add", "-A", "--", ".")
+        if gitcmd.run(self.dest, "status", "--porcelain", "--", "."):
+            gitcmd.run(self.dest, "commit", "-q", "--no-verify", "-m", TEMPORARY_COMMIT)
+        self.state.in_flight = set()
+        self.state.write(self.marker)
+
+
+def _repo_path(top: Path, path: Path) -> str:
+    return Path(os.path.relpath(os.path.abspath(path), top)).as_posix()
+
+
+def _marker(dest: Path) -> Path:
+    return Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+
+
+def _toplevel(dest: Path) -> Path:
+    return Path(gitcmd.run(dest, "rev-parse", "--show-toplevel")).resolve()
 
 
 @contextlib.contextmanager
-def _update_session(dest: Path) -> Iterator[Callable[[], None]]:
-    """copier updates one blueprint only in a clean work tree, so each blueprint's result is kept in a
-    temporary commit; at the end HEAD returns to where it was and every change is left in the work tree
-    (no commit on the user's behalf). A failure restores the repo as it was; a killed process leaves the
-    base in .git/phasekit-update-base for `phasekit update --abort`."""
+def _update_session(dest: Path) -> Iterator[_Session]:
+    """At the end HEAD returns to where it was and every change is left in the work tree (no commit on
+    the user's behalf). A failure restores what the update wrote; a killed process leaves the marker
+    for `phasekit update --abort`."""
+    import datetime
+
     base = gitcmd.run(dest, "rev-parse", "HEAD")
-    marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
-    marker.write_text(base + "\n")
-
-    def checkpoint() -> None:
-        gitcmd.run(dest, "add", "-A", "--", ".")
-        if gitcmd.run(dest, "status", "--porcelain", "--", "."):
-            gitcmd.run(dest, "commit", "-q", "--no-verify", "-m", "phasekit update (temporary)")
-
+    marker = _marker(dest)
+    top = _toplevel(dest)
+    state = Interrupted(base, set(), datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), base)
+    state.write(marker)
+    session = _Session(dest, top, marker, state)
     try:
-        yield checkpoint
-    except BaseException:
-        _restore(dest, base)
+        yield session
+    except BaseException as exc:
+        try:
+            _restore(top, state)
+        except PhasekitError as refused:
+            if isinstance(exc, PhasekitError):
+                raise PhasekitError(f"{exc}; and not undone: {refused}") from None
+            raise
         marker.unlink(missing_ok=True)
         raise
     gitcmd.run(dest, "reset", "-q", base)  # keeps every change in the work tree, unstaged
     marker.unlink(missing_ok=True)
 
 
-def _restore(dest: Path, base: str) -> None:
-    gitcmd.run(dest, "reset", "-q", "--hard", base)
-    gitcmd.run(dest, "clean", "-q", "-f", "-d", "--", ".")  # the tree was clean when the update began
+def _later_work(top: Path, state: Interrupted) -> str | None:
+    """Why the repository holds more than the interrupted update wrote (a commit made since, a file
+    changed or created outside the paths it was writing), or None."""
+    try:
+        gitcmd.run(top, "rev-parse", "--verify", "--quiet", f"{state.base}^{{commit}}")
+    except PhasekitError:
+        return f"the commit it started from ({state.base[:12]}) is gone"
+    log = gitcmd.run(top, "log", "--format=%H%x1f%an%x1f%s", f"{state.base}..HEAD")
+    for line in filter(None, log.splitlines()):
+        sha, author, subject = line.split("\x1f", 2)
+        if author != gitcmd.IDENTITY["name"] or subject != TEMPORARY_COMMIT:
+            return f"commit {sha[:12]} ({subject[:60]!r}) was made after it"
+    ancestor = subprocess.run(["git", "-C", str(top), "merge-base", "--is-ancestor", state.base, "HEAD"],
+                              capture_output=True, check=False)
+    if ancestor.returncode != 0:
+        return f"HEAD no longer descends from the commit it started from ({state.base[:12]})"
+    # Once the in-flight blueprint was committed (killed before the marker said so), nothing may differ.
+    in_flight = state.in_flight if gitcmd.run(top, "rev-parse", "HEAD") == (state.head or state.base) else set()
+    for path in _changed_paths(top):
+        if path not in in_flight:
+            return f"{path} changed after it"
+    return None
+
+
+def _changed_paths(top: Path) -> list[str]:
+    """Every path git status reports (modified, staged, deleted, untracked), relative to the top level."""
+    out = gitcmd.run_bytes(top, "status", "--porcelain=v1", "-z", "--untracked-files=all").decode(errors="replace")
+    entries = out.split("\0")
+    paths: list[str] = []
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if not entry:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":  # a rename or copy: the next entry is the source path
+            paths.append(entries[index])
+            index += 1
+    return paths
+
+
+def _untracked(top: Path) -> list[str]:
+    out = gitcmd.run_bytes(top, "ls-files", "-z", "--others", "--exclude-standard").decode(errors="replace")
+    return [p for p in out.split("\0") if p]
+
+
+def _restore(top: Path, state: Interrupted) -> None:
+    """Undo exactly what the update wrote: its temporary commits and the files of the blueprint it was
+    writing. Refuses (and changes nothing) when anything else changed; never cleans files it did not write."""
+    later = _later_work(top, state)
+    if later is not None:
+        raise PhasekitError(later)
+    created = [p for p in _untracked(top) if p in state.in_flight]  # only in flight when HEAD is unmoved
+    gitcmd.run(top, "reset", "-q", "--hard", state.base)
+    for rel in created:
+        path = top / rel
+        path.unlink(missing_ok=True)
+        for folder in path.parents:  # folders the update created, now empty
+            if folder == top or not folder.is_relative_to(top):
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def abort_update(dest: Path) -> str:
-    """Undo an update that was killed half-way: back to the commit it started from."""
+    """Undo an update that was killed half-way: back to the commit it started from, when nothing but
+    the update's own writes happened since; otherwise refuse and change nothing."""
     try:
-        marker = Path(gitcmd.run(dest, "rev-parse", "--absolute-git-dir")) / BASE_MARKER
+        marker = _marker(dest)
     except PhasekitError:
         raise PhasekitError(f"{dest} is not in a git repository") from None
     if not marker.is_file():
         raise PhasekitError(f"no interrupted update in {dest} (nothing to abort)")
-    base = marker.read_text().strip()
-    _restore(dest, base)
+    state = Interrupted.read(marker)
+    try:
+        _restore(_toplevel(dest), state)
+    except PhasekitError as exc:
+        marker.unlink()  # the interrupted update is history now: it must never be undone over later work
+        raise PhasekitError(
+            f"not aborted: {exc} (the update began at {state.base[:12]}); nothing was changed, and the "
+            "interrupted update is forgotten: undo its changes with git if you still want to"
+        ) from None
     marker.unlink()
-    return base
+    return state.base
+
+
+def _require_no_interrupted_update(dest: Path) -> None:
+    """A re-run after a kill would start from the killed run's temporary commits and make them permanent
+    history: refuse until `update --abort`. A marker with nothing left to undo is dropped."""
+    marker = _marker(dest)
+    if not marker.is_file():
+        return
+    state = Interrupted.read(marker)
+    if gitcmd.run(dest, "rev-parse", "HEAD") == state.base:
+        marker.unlink()  # killed before it wrote anything (the tree is clean: checked first)
+        return
+    raise PhasekitError(
+        f"an update of {dest} was interrupted (it began at {state.base[:12]}) and its temporary commits are "
+        "still on HEAD; run `phasekit update --abort` to undo it, then update again"
+    )
 
 
 def _require_clean_git(dest: Path) -> None:
@@ -385,14 +627,34 @@ def _require_clean_git(dest: Path) -> None:
         raise PhasekitError(f"{dest} is not in a git repository; `phasekit update` merges through git: run git init and commit first") from None
     if status.strip():
         changed = status.splitlines()
+        if _marker(dest).is_file():
+            raise PhasekitError(
+                f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}) and an interrupted "
+                "update; run `phasekit update --abort` to undo the update, then update again"
+            )
         raise PhasekitError(
-            f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them first"
+            f"{dest} has uncommitted changes ({len(changed)} paths, e.g. {changed[0][3:]}); commit or stash them "
+            "first (after a killed update: `phasekit update --abort`)"
         )
 
 
 def recorded_answers(dest: Path, blueprint: str) -> dict[str, Any]:
+    """The answers file of an applied blueprint; a hand-broken one is one line naming it."""
     path = dest / answers_file(blueprint)
-    return copier_runtime.load_answers(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = copier_runtime.load_answers(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise PhasekitError(f"{path}{where}: invalid answers file: {getattr(exc, 'problem', None) or exc}; "
+                            "restore it from git") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PhasekitError(f"{path}: cannot read the answers file: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("architecture", {}), dict):
+        raise PhasekitError(f"{path}: invalid answers file: expected a mapping with an architecture; restore it from git")
+    return data
 
 
 def _first_line(exc: BaseException) -> str:

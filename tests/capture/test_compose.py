@@ -338,3 +338,21 @@ def test_an_image_left_incomplete_by_an_unset_variable_names_the_variable_use(tm
     (tmp_path / "compose.yaml").write_text("services:\n  ui:\n    image: temporalio/ui:${UI_VERSION}\n")
     with pytest.raises(ModelError, match=r"service 'ui': image 'temporalio/ui:' is incomplete \('temporalio/ui:\$\{UI_VERSION\}'"):
         capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)
+
+
+def test_compose_limits_without_reservations_never_give_a_request_above_the_limit(tmp_path):
+    """Issue 13.7: limits of 50m / 64Mi kept the default requests of 100m / 128Mi; 0.0001 CPUs gave 0m."""
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(textwrap.dedent("""\
+        services:
+          small:
+            image: x:1
+            deploy: {resources: {limits: {cpus: "0.05", memory: 64M}}}
+          tiny:
+            image: x:1
+            deploy: {resources: {limits: {cpus: "0.0001"}}}
+        """))
+    arch = capture.from_compose([compose], tmp_path, lambda _m: None)
+    res = {s["name"]: s["resources"] for s in arch["services"]}
+    assert res["small"] == {"cpu_request": "50m", "cpu_limit": "50m", "memory_request": "64Mi", "memory_limit": "64Mi"}
+    assert res["tiny"]["cpu_limit"] == "1m" and res["tiny"]["cpu_request"] == "1m"

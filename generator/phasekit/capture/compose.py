@@ -82,16 +82,21 @@ def canonical(files: list[Path], interpolate: bool = True, placeholders: list[st
     for file in files:
         if not file.is_file():
             raise ModelError(f"{file}: no such compose file")
+        _refuse_alias_bombs(file)
     argv = [*compose_command()]
     for file in files:
-        argv += ["-f", str(file)]
+        argv += ["-f", os.path.abspath(file)]  # compose runs in the first file's folder
     argv += ["--profile", "*", "config", "--format", "json", "--no-env-resolution"]
     if not interpolate:
         argv.append("--no-interpolate")
     # The file's own `name:` (or its folder) and profiles decide, never the caller's COMPOSE_* settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     for _ in range(50):  # one retry per required-but-unset variable
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=files[0].parent, check=False, timeout=120)
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=files[0].parent, check=False,
+                                    timeout=COMPOSE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"{files[0]}: `compose config` took more than {COMPOSE_TIMEOUT} s; refused") from None
         missing = REQUIRED_VARIABLE.search(result.stderr) if result.returncode else None
         if not missing or env.get(missing.group(1)):
             break
@@ -104,6 +109,44 @@ def canonical(files: list[Path], interpolate: bool = True, placeholders: list[st
         return json.loads(result.stdout)
     except json.JSONDecodeError as exc:
         raise ModelError(f"{files[0]}: compose printed something that is not JSON ({exc})") from None
+
+
+COMPOSE_TIMEOUT = 60  # seconds; a real compose file takes well under one
+MAX_EXPANDED_NODES = 1_000_000  # YAML nodes once every alias is expanded; the largest real files have ~10^4
+
+
+def _refuse_alias_bombs(file: Path) -> None:
+    """Anchors and aliases nested to expand exponentially ("billion laughs") make compose run until it
+    is out of time or memory. The node graph is read without expanding it and its expanded size counted;
+    YAML errors are left to compose, which reports them with its own words."""
+    import yaml
+
+    try:
+        with open(file, "rb") as handle:
+            documents = list(yaml.compose_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, RecursionError):
+        return
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = MAX_EXPANDED_NODES + 1  # a node that contains itself (a recursive alias)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(key) + size(value) for key, value in node.value)
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    try:
+        expanded = sum(size(document) for document in documents if document is not None)
+    except RecursionError:
+        expanded = MAX_EXPANDED_NODES + 1
+    if expanded > MAX_EXPANDED_NODES:
+        raise ModelError(f"{file}: its anchors and aliases expand to more than {MAX_EXPANDED_NODES:,} YAML nodes "
+                         "(an alias bomb?); refused")
 
 
 def _compose_error(stderr: str) -> str:
@@ -578,7 +621,7 @@ def _resources(spec: dict[str, Any]) -> dict[str, str]:
 
 def _cpu(value: Any) -> str:
     number = float(value)
-    return f"{int(round(number * 1000))}m"
+    return f"{max(1, int(round(number * 1000)))}m"  # a positive CPU never rounds to 0m
 
 
 def _memory(value: Any) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from .. import blueprints, model, render
+from .. import blueprints, lock, model, render
 from ..errors import PhasekitError
 from ..progress import Progress
 from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
@@ -41,7 +42,7 @@ def command(
         raise PhasekitError("the service blueprint starts one service in a folder of its own: run "
                             "`phasekit new-service NAME` (it also adds the service to architecture.yaml)")
     source = render.Source.resolve(template, vcs_ref)
-    with Progress("render") as progress:
+    with contextlib.nullcontext() if dry_run else lock.held(dest, "apply"), Progress("render") as progress:
         result = render.apply(arch, dest, chosen, source, dry_run=dry_run, force=force, base=arch_path.resolve().parent,
                               progress=progress)
     verb = "would write" if dry_run else "wrote"

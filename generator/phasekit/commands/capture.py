@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import capture, model
+from .. import capture, lock, model
 from ..errors import PhasekitError
+from ..files import writable_target, write_atomically
 
 
 @click.command("capture")
@@ -29,6 +30,7 @@ def command(compose_files: tuple[Path, ...], repo: Path, non_interactive: bool, 
     Example:
       phasekit capture --from-compose docker-compose.yml --non-interactive
     """
+    output = writable_target(output, "-o")
     if output.exists() and not force and non_interactive:
         raise PhasekitError(f"{output} exists; pass --force to replace it (or -o another file)")
     asker = None
@@ -68,9 +70,7 @@ def command(compose_files: tuple[Path, ...], repo: Path, non_interactive: bool, 
             raise PhasekitError(f"nothing written to {output}")
     text = model.dump(arch)
     model.parse(text, str(output))  # what we write must load back
-    tmp = output.with_name(f".{output.name}.partial")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    with lock.held(output.parent, "capture"):
+        write_atomically(output, text, "-o")
     services, stores = len(arch["services"]), len(arch["datastores"])
     click.echo(f"wrote {output}: {services} services, {stores} datastores, {len(arch['facts'])} facts", err=True)

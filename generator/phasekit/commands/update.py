@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from .. import model, preview, render
+from .. import lock, model, preview, render
 from ..errors import PhasekitError
 from ..progress import Progress
 from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
 
 VERBS = {
-    preview.NEW: "new", preview.UPDATED: "update", preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
+    preview.NEW: "new", preview.MISSING: "missing (deleted here; not recreated)", preview.UPDATED: "update",
+    preview.MERGED: "merge", preview.CONFLICT: "CONFLICT",
     preview.KEPT: "keep (yours)", preview.DELETED: "delete", preview.ORPHANED: "keep (yours; no longer generated)",
 }
 
@@ -33,12 +35,13 @@ def command(arch_path: Path, dest: Path | None, template: str | None, vcs_ref: s
     """
     dest = dest_or_default(dest, arch_path)
     if abort:
-        base = render.abort_update(dest)
+        with lock.held(dest, "update --abort"):
+            base = render.abort_update(dest)
         click.echo(f"restored {dest} to {base[:12]}, as it was before the update", err=True)
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
-    with Progress("update") as progress:
+    with contextlib.nullcontext() if dry_run else lock.held(dest, "update"), Progress("update") as progress:
         plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent, progress=progress)
     conflicts: list[Path] = []
     for plan in plans:
