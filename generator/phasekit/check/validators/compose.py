@@ -128,8 +128,20 @@ class Compose(Validator):
             note = "; ".join(filter(None, [note, f"env_file {', '.join(absent)} not found: checked as optional "
                                                   "(create it before `docker compose up`)"]))
         argv = [*cmd, "--project-directory", ".", *[a for f in files for a in ("-f", f)], "config", "--quiet"]
-        proc = ctx.run(argv, cwd=artifact.path.parent)
+        placeholders: dict[str, str] = {}
+        for _ in range(50):  # `${VAR:?}` needs a value at run time, not in a file: give it one to check the rest
+            proc = ctx.run(argv, cwd=artifact.path.parent, env=placeholders)
+            required = REQUIRED_VARIABLE.search(proc.output) if proc.returncode else None
+            if not required or required.group(1) in placeholders:
+                break
+            placeholders[required.group(1)] = "phasekit-placeholder"
+        if placeholders:
+            note = "; ".join(filter(None, [note, f"required variable(s) {', '.join(sorted(placeholders))} unset: "
+                                                  "checked with a placeholder (set them before `docker compose up`)"]))
         return self.from_proc(artifact, proc, note)
+
+
+REQUIRED_VARIABLE = re.compile(r"required variable (\w+) is missing a value")
 
 
 def _env_entries(service: Any) -> list[tuple[str, bool]]:
