@@ -195,6 +195,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
             services.append(item)
         _runtime(item, spec, raw_spec, base, repo, facts, warn)
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
+    _referenced_ports(data, [*services, *datastores])
     _address_references(data, [*services, *datastores], facts)
     for svc in services:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
@@ -275,6 +276,26 @@ def _egress(spec: dict[str, Any], names: set[str]) -> list[dict[str, Any]]:
                 continue
             out.setdefault((host, number), {"host": host, "port": number, "protocol": "TCP"})
     return [out[key] for key in sorted(out)]
+
+
+PEER_PORT = re.compile(r"(?:([a-z][a-z0-9+.-]*)://(?:[^/@\s]*@)?)?\b([A-Za-z][A-Za-z0-9_.-]*):(\d{1,5})\b")
+
+
+def _referenced_ports(data: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """A peer that calls http://gotenberg:3000 proves gotenberg listens on 3000, published or not (its
+    image may run with another command, so no catalogue can say): the port is added, and a `worker` that
+    serves HTTP there is an http service."""
+    by_name = {item["name"]: item for item in items}
+    for name in sorted(data.get("services") or {}):
+        for key, value in sorted(_as_mapping(data["services"][name].get("environment")).items()):
+            for scheme, host, number in PEER_PORT.findall(str(value or "")):
+                item = by_name.get(host)
+                if item is None or host == name or not 0 < int(number) < 65536:
+                    continue
+                if int(number) not in {p["port"] for p in item["ports"]}:
+                    item["ports"].append({"port": int(number), "protocol": "TCP"})
+                    if item.get("kind") == "worker":
+                        item["kind"] = "http" if scheme in ("http", "https", "") and PORT_PROTOCOLS.get(int(number), "http") in HTTP_PROTOCOLS else "tcp"
 
 
 def _hosts_in(key: str, value: str) -> list[str]:

@@ -21,6 +21,7 @@ REQUIRED_VARIABLE = re.compile(r"required variable (\w+) is missing a value")
 HOST_SYSTEM_PATHS = ("/var/run", "/run", "/proc", "/sys", "/dev", "/etc/localtime", "/etc/timezone")
 # A peer named in an environment value: the whole value (host or host:port), or the host of a URL.
 BARE_HOST = re.compile(r"^([A-Za-z0-9][\w.-]*)(?::(\d+))?$")
+HOST_KEY = re.compile(r"(HOST|ADDR|ADDRESS|URL|URI|DSN|ENDPOINT|SERVER|SERVERS|BROKER|BROKERS|NODES|PEERS|UPSTREAM|BACKEND|SEEDS|_API|SERVICE)S?$", re.I)
 URL_HOST = re.compile(r"://(?:[^/@\s]*@)?([A-Za-z0-9][\w.-]*)(?::(\d+))?")
 SCHEDULE_KEY = "x-phasekit-schedule"
 
@@ -130,12 +131,12 @@ def load(ctx: Context, command: list[str], files: list[Path], architecture: dict
         spec, declared, raw = specs[name] or {}, model.get(name) or {}, written.get(name) or {}
         services.append(Service(
             name=name, image=spec.get("image"), build=bool(spec.get("build")),
-            entrypoint=spec.get("entrypoint") or None, command=spec.get("command") or None,
+            entrypoint=_literal(spec.get("entrypoint")), command=_literal(spec.get("command")),
             mounts=_mounts(spec, base), ports=_ports(spec), healthcheck=_healthcheck(spec),
             one_shot=spec.get("restart") == "no",
             scheduled=name in schedules or bool(declared.get("schedule")),
             scalable=declared.get("scalable") is True,
-            written={"entrypoint": _words(raw.get("entrypoint")), "command": _words(raw.get("command")),
+            written={"entrypoint": _literal(_words(raw.get("entrypoint"))), "command": _literal(_words(raw.get("command"))),
                      "healthcheck": _healthcheck(raw)},
             environment={k: str(v) for k, v in (spec.get("environment") or {}).items() if v is not None},
         ))
@@ -198,12 +199,17 @@ def _ports(spec: dict[str, Any]) -> list[Port]:
     return list(dict.fromkeys(found))
 
 
+def _literal(words: Any) -> list[str] | None:
+    """`compose config` keeps `$$` (compose's escape for a literal `$`); the container receives one `$`."""
+    return [str(w).replace("$$", "$") for w in words] if words else None
+
+
 def _healthcheck(spec: dict[str, Any]) -> list[str] | None:
     hc = spec.get("healthcheck") or {}
     test = hc.get("test")
     if hc.get("disable") or not test or test == ["NONE"]:
         return None
-    return [test] if isinstance(test, str) else list(test)
+    return _literal([test] if isinstance(test, str) else list(test))
 
 
 def _peers(services: list[Service], specs: dict[str, Any]) -> None:
@@ -219,9 +225,12 @@ def _peers(services: list[Service], specs: dict[str, Any]) -> None:
         spec = specs[svc.name] or {}
         for server in [*(spec.get("depends_on") or {}), *[ln.split(":")[0] for ln in spec.get("links") or []]]:
             svc.peers.setdefault(server, set())
-        for value in (spec.get("environment") or {}).values():
+        for key, value in (spec.get("environment") or {}).items():
             for piece in re.split(r"[\s,;]+", str(value or "")):
-                for host, port in [*BARE_HOST.findall(piece), *URL_HOST.findall(piece)]:
+                # A bare word is a host only where the key names one (DB_HOST=db) or it carries a port
+                # (db:5432): POSTGRES_DB=zulip names a database, not the service zulip.
+                bare = BARE_HOST.findall(piece) if HOST_KEY.search(key) or re.fullmatch(r"[\w.-]+:\d+", piece) else []
+                for host, port in [*bare, *URL_HOST.findall(piece)]:
                     if host in names:
                         svc.peers.setdefault(names[host], set()).update({int(port)} if port else set())
         svc.peers.pop(svc.name, None)
