@@ -108,6 +108,10 @@ class Compose(Validator):
         cmd = self.command(ctx) or ["docker-compose"]
         files = ([artifact.get("base")] if artifact.get("base") else []) + [artifact.path.name]
         note = f"merged onto {artifact.get('base')}" if artifact.get("base") else ""
+        base_override = default_override(artifact.path.parent / artifact.get("base")) if artifact.get("base") else None
+        if base_override is not None:  # the team's file is always run with its compose.override.yaml
+            files.insert(1, base_override.name)
+            note = f"merged onto {artifact.get('base')} and {base_override.name}"
         if artifact.get("override"):
             files.append(artifact.get("override"))
             note = f"with {artifact.get('override')} merged onto it, as docker compose does"
