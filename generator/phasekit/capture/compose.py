@@ -217,10 +217,13 @@ def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any
              facts: list, warn: Warn) -> None:
     """Command, entrypoint, user, working dir, volumes and restart policy, as compose runs the container.
     Commands come from the file as written (not interpolated): a `${VAR}` stays a reference, never a value."""
+    values = {k: str(v) for k, v in _as_mapping(spec.get("environment")).items() if v not in (None, "")}
     for key in ("entrypoint", "command"):
         words = runtime.argv(raw_spec.get(key) if raw_spec.get(key) is not None else spec.get(key))
         if words is not None:
-            item[key] = [w.replace("$$", "$") for w in words]
+            words = [w.replace("$$", "$") for w in words]
+            item[key] = _scrub_argv(words, item["name"], item.setdefault("secrets", []), values, warn)
+    item["secrets"] = sorted(set(item.get("secrets", [])))
     if spec.get("working_dir"):
         item["working_dir"] = spec["working_dir"]
     if spec.get("user") not in (None, ""):
@@ -677,6 +680,28 @@ HEALTH_CREDENTIALS = [
 ]
 
 
+SECRET_FLAG = re.compile(r"^--?[A-Za-z0-9_-]*(pass|passwd|password|secret|token|key|auth)[A-Za-z0-9_-]*$", re.I)
+
+
+def _scrub_argv(words: list[str], name: str, secrets: list[str], values: dict[str, str], warn: Warn) -> list[str]:
+    """A literal after a credential flag (`--requirepass x`, `--admin-key=x`) becomes a reference, as in a
+    healthcheck; so do the patterns a healthcheck is scrubbed for, inside any word."""
+    out: list[str] = []
+    for index, word in enumerate(words):
+        flag, sep, value = word.partition("=")
+        after_flag = index > 0 and SECRET_FLAG.match(words[index - 1]) and "$" not in word and not word.startswith("-")
+        if after_flag or (sep and SECRET_FLAG.match(flag) and value and "$" not in value):
+            literal = word if after_flag else value
+            known = next((k for k, v in sorted(values.items()) if v == literal and SECRET_NAME.search(k)), None)
+            variable = known or re.sub(r"[^A-Z0-9_]", "_", f"{name.upper()}_COMMAND_SECRET")
+            if variable not in secrets:
+                secrets.append(variable)
+            warn(f"service '{name}': a credential in its command is replaced by ${{{variable}}} (values are never stored)")
+            word = "${" + variable + "}" if after_flag else f"{flag}=${{{variable}}}"
+        out.append(_scrub(word, name, secrets, values, warn) if any(p.search(word) for p in HEALTH_CREDENTIALS[3:]) else word)
+    return out
+
+
 def _scrub(command: str, name: str, secrets: list[str], values: dict[str, str], warn: Warn) -> str:
     """Literal credentials in a healthcheck become `${VAR}`: the variable of the service that holds the
     same value, else a new secret <SERVICE>_HEALTHCHECK_SECRET the team provides."""
@@ -726,7 +751,7 @@ def _health(
         timings["timeout_seconds"] = min(timeout, 5)  # checks answer within 5 s by construction
     if check.get("retries"):
         timings["failure_threshold"] = min(int(check["retries"]), 100)
-    if url:
+    if url and "$" not in joined:  # a request carrying a credential (a reference now) stays a command
         port = int(url.group(1)) if url.group(1) else (ports[0]["port"] if ports else 80)
         probe: dict[str, Any] = {"type": "http", "path": url.group(2) or "/", "port": port}
     else:
