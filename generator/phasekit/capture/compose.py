@@ -680,7 +680,7 @@ HEALTH_CREDENTIALS = [
 ]
 
 
-SECRET_FLAG = re.compile(r"^--?[A-Za-z0-9_-]*(pass|passwd|password|secret|token|key|auth)[A-Za-z0-9_-]*$", re.I)
+SECRET_FLAG = re.compile(r"^--?([A-Za-z0-9]+[-_])*(pass|passwd|password|requirepass|secret|token|key)$", re.I)
 
 
 def _scrub_argv(words: list[str], name: str, secrets: list[str], values: dict[str, str], warn: Warn) -> list[str]:
