@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -78,3 +80,17 @@ def tree_of(folder: Path) -> dict[str, bytes]:
 
 def load_yaml_docs(path: Path) -> list:
     return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+
+
+@contextlib.contextmanager
+def read_only_folder(path: Path):
+    """A folder its owner may read but not write, made writable again afterwards; the test is skipped for a
+    user who can write anywhere (root), where the permission never bites."""
+    path.mkdir()
+    path.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.access(path, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        yield path
+    finally:
+        path.chmod(stat.S_IRWXU)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from phasekit import model, render, template_repo
 from phasekit.errors import PhasekitError
 from phasekit.resources import template_root
 
-from conftest import REPO, tree_of
+from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 ADR = Path("docs/architecture/decisions")
@@ -81,16 +80,9 @@ def test_refuses_to_overwrite_a_users_file(tmp_path):
 
 
 def test_unwritable_dest(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
+    with read_only_folder(tmp_path / "locked") as locked:
         result = phasekit("apply", "--arch", str(ARCH_FILE), "--dest", str(locked), "--blueprint", "adr", cwd=tmp_path)
         assert result.returncode == 1 and "is not writable" in result.stderr
-    finally:
-        locked.chmod(stat.S_IRWXU)
 
 
 def test_unwritable_dest_as_root_is_caught_by_the_check(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 
 from phasekit import cli, model
 
-from conftest import REPO, tree_of
+from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 COMPOSE = "services:\n  api:\n    image: x:1\n    ports: ['8080']\n"
@@ -105,15 +105,9 @@ def test_capture_to_a_folder_below_a_file_or_unwritable_is_one_line(phasekit, tm
 
 
 def test_capture_into_a_read_only_folder_is_one_line(phasekit, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (the full-disk test covers the path)")
+    # as root the folder is writable anyway: the full-disk test covers the path
+    with read_only_folder(tmp_path / "locked") as locked:
         assert capture_to(phasekit, tmp_path, locked / "architecture.yaml").one_line
-    finally:
-        locked.chmod(stat.S_IRWXU)
 
 
 def test_capture_from_a_compose_file_in_a_subfolder(phasekit, tmp_path):

@@ -82,11 +82,6 @@ def scalable(svc: dict[str, Any]) -> bool:
     return not data_volumes(svc)
 
 
-def needs_service(item: dict[str, Any]) -> bool:
-    """A Kubernetes Service when something listens: any declared port."""
-    return bool(item.get("ports"))
-
-
 def fill_service(svc: dict[str, Any]) -> None:
     """Fill the derived fields of one (already defaulted) service."""
     svc.setdefault("volumes", [])

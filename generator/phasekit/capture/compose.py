@@ -190,8 +190,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
             if item["one_shot"] and not (spec.get("ports") or spec.get("expose")):
                 # Runs to completion: the ports its image EXPOSEs are the long-running service's, not its own.
                 item.update(kind="worker", ports=[])
-                item.pop("health", None)
-                item["health"] = {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
+                item["health"] = _no_probes()
             services.append(item)
         _runtime(item, spec, raw_spec, base, repo, facts, warn)
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
@@ -455,7 +454,7 @@ def _service(
     svc["secrets"] = sorted(set(secrets))
     if not health and kind in ("worker", "cron") and found.base_image and SHELLESS_BASE.search(found.base_image):
         # No shell in the image: the heartbeat checker (a /bin/sh script) cannot run there.
-        svc["health"] = {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
+        svc["health"] = _no_probes()
     if health:
         svc["health"] = health
     elif kind != "cron":
@@ -476,6 +475,11 @@ def _service(
         facts.append({"kind": "no-resources", "subject": name, "detail": "no CPU/memory limits"})
     _common_facts(name, spec, ports, ips, facts)
     return svc
+
+
+def _no_probes() -> dict[str, Any]:
+    """No probe at all: what runs to completion, or has no shell for the heartbeat checker."""
+    return {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
 
 
 def _common_facts(name: str, spec: dict[str, Any], ports: list[dict], ips: dict[str, str], facts: list) -> None:
