@@ -306,6 +306,8 @@ SUITE = [
      _compose_file(f"name: \"shop{SEP}remote_write: x\"\n" + COMPOSE), CAPTURE, "accepted"),
     ("compose: no such file", lambda root: None, CAPTURE, "rejected"),
     ("compose: cpus 0.0001", _compose_file("services:\n  a:\n    image: x:1\n    ports: ['80']\n    deploy: {resources: {limits: {cpus: '0.0001'}}}\n"), CAPTURE, "accepted"),
+    ("compose: a build context outside the repository", _compose_file("services:\n  a:\n    build: ../elsewhere\n    ports: ['80']\n"),
+     CAPTURE, "rejected"),
     ("compose: in a subfolder", _compose_file(COMPOSE, "sub/docker-compose.yml"),
      ["capture", "--from-compose", "sub/docker-compose.yml", "--non-interactive"], "accepted"),
     ("capture -o: a folder", _both(_compose_file(COMPOSE), lambda r: (r / "architecture.yaml").mkdir()), [*CAPTURE, "--force"], "rejected"),

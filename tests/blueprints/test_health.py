@@ -572,3 +572,41 @@ def test_foreign_compose_file_gets_a_check_for_everything(tmp_path: Path) -> Non
     assert all("healthcheck" in merged[name] for name in doc["services"])
     hadolint = run_tool(["hadolint", "--failure-threshold", "style", str(out / "health" / "snippets" / "Dockerfile.healthcheck")])
     assert hadolint.returncode == 0, hadolint.stdout
+
+
+def test_dollar_signs_survive_the_override_and_the_dockerfile_snippet(tmp_path: Path) -> None:
+    """Compose's `$$` is a literal `$` for the container's shell: captured as `$`, written back as `$$` in the
+    override (else compose would fill it from the host), and as `$` in the Dockerfile HEALTHCHECK."""
+    from phasekit import capture
+
+    root = tmp_path / "dollar"
+    root.mkdir()
+    (root / "docker-compose.yml").write_text(
+        "services:\n"
+        "  api:\n"
+        "    image: example/api:1.0\n"
+        "    ports: ['8080:8080']\n"
+        "    healthcheck:\n"
+        "      test: ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:$$API_PORT/health || exit 1']\n"
+    )
+    arch = capture.from_compose([root / "docker-compose.yml"], root, lambda _m: None)
+    wanted = "wget -q -O /dev/null http://127.0.0.1:$API_PORT/health || exit 1"
+    arch = model.validate(arch, "test")
+    assert arch["services"][0]["health"]["readiness"]["command"][-1] == wanted
+    out = render_arch(arch, root, "health")
+    snippet = (out / "health" / "snippets" / "Dockerfile.healthcheck").read_text()
+    assert json.dumps(wanted) in snippet  # exec form: Docker substitutes nothing, the shell expands $API_PORT
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+
+    def test_as_compose_reads_it(*files: str) -> str:
+        argv = ["docker-compose", *(a for f in files for a in ("-f", f)), "config", "--format", "json"]
+        result = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120, check=False,
+                                env={**os.environ, "API_PORT": "9999"})
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["services"]["api"]["healthcheck"]["test"][-1]
+
+    # compose prints `$` re-escaped as `$$`: the override must read exactly as the team's own file does.
+    own = test_as_compose_reads_it("docker-compose.yml")
+    assert "9999" not in own
+    assert test_as_compose_reads_it("docker-compose.yml", "docker-compose.healthcheck.yml") == own

@@ -356,3 +356,43 @@ def test_compose_limits_without_reservations_never_give_a_request_above_the_limi
     res = {s["name"]: s["resources"] for s in arch["services"]}
     assert res["small"] == {"cpu_request": "50m", "cpu_limit": "50m", "memory_request": "64Mi", "memory_limit": "64Mi"}
     assert res["tiny"]["cpu_limit"] == "1m" and res["tiny"]["cpu_request"] == "1m"
+
+
+@pytest.mark.parametrize(("test", "probe"), [
+    ('["CMD", "curl", "-f", "http://localhost:8080/health check"]', "exec"),  # one word with a space: no probe path
+    ('["CMD-SHELL", "curl -f \'http://localhost:8080/a b\' || exit 1"]', "exec"),
+    ('["CMD-SHELL", "curl -f http://localhost:8080/healthz || exit 1"]', "/healthz"),
+    ('["CMD", "node", "-e", "fetch(\'http://localhost:8080/ready\').then(r => process.exit(r.ok ? 0 : 1))"]', "/ready"),
+])
+def test_a_health_url_is_read_whole_or_not_at_all(tmp_path, test, probe):
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  api:\n    image: example/api:1\n    ports: ['8080:8080']\n    healthcheck:\n      test: {test}\n")
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)
+    live = arch["services"][0]["health"]["liveness"]
+    assert (live["type"] if probe == "exec" else live["path"]) == probe, live
+
+
+def test_build_contexts_include_and_extends_outside_the_repository(tmp_path):
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    (repo / "app").mkdir(parents=True)
+    (outside / "svc").mkdir(parents=True)
+    (repo / "app" / "Dockerfile").write_text("FROM python:3.12\n")
+    (outside / "svc" / "Dockerfile").write_text("FROM python:3.12\n")
+    (outside / "base.yml").write_text("services:\n  base:\n    image: nginx:1.27\n    ports: ['80:80']\n")
+    (outside / "inc.yml").write_text("services:\n  cache:\n    image: memcached:1.6\n")
+    text = ("include:\n  - ../outside/inc.yml\nservices:\n  app:\n    build: ./app\n    ports: ['8000:8000']\n"
+            "  ext:\n    build: ../outside/svc\n    ports: ['8001:8000']\n"
+            "  web:\n    extends: {file: ../outside/base.yml, service: base}\n")
+    (repo / "compose.yaml").write_text(text)
+    with pytest.raises(ModelError, match="service 'ext': build context .* is outside the repository"):
+        capture.from_compose([repo / "compose.yaml"], repo, lambda _m: None)
+    (repo / "compose.yaml").write_text(text.replace("build: ../outside/svc", "build: ../outside/svc\n    image: example/ext:1"))
+    notes: list[str] = []
+    arch = capture.from_compose([repo / "compose.yaml"], repo, notes.append)
+    written = model.dump(model.validate(arch, "test"))
+    assert str(tmp_path) not in written  # repository paths only
+    ext = next(s for s in arch["services"] if s["name"] == "ext")
+    assert ext["image"] == "example/ext:1" and "build" not in ext
+    assert {s["name"] for s in arch["services"]} >= {"app", "web"} and arch["sources"]["compose"] == ["compose.yaml"]
+    said = "\n".join(notes)
+    assert "includes ../outside/inc.yml" in said and "extends ../outside/base.yml" in said and "image example/ext:1" in said

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         warn(f"{variable} is required by the compose file but not set; captured with a placeholder (values are never stored)")
     raw = canonical(files, interpolate=False)
     base = files[0].parent.resolve()
+    _note_files_outside(files, repo, warn)
     services: list[dict[str, Any]] = []
     datastores: list[dict[str, Any]] = []
     facts: list[dict[str, str]] = []
@@ -207,9 +209,43 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         "datastores": datastores,
         "networks": networks,
         "facts": facts,
-        "sources": {"compose": [_relative(f, repo).removeprefix("./") for f in files]},
+        "sources": {"compose": [_relative(f, repo).removeprefix("./") for f in files if _inside(f, repo)]},
     }
     return arch
+
+
+def _inside(path: Path, repo: Path) -> bool:
+    return path.resolve().is_relative_to(repo.resolve())
+
+
+def _note_files_outside(files: list[Path], repo: Path, warn: Warn) -> None:
+    """Compose files, `include:` and `extends: file:` outside the repository are read (compose merges them),
+    but architecture.yaml records repository paths only: the captured content stays, the host path is said once."""
+    import yaml
+
+    for file in files:
+        if not _inside(file, repo):
+            warn(f"{file} is outside the repository {repo.resolve()}: captured, but not recorded as a source "
+                 "(`check --validator fidelity` cannot compare against it)")
+        try:
+            data = yaml.safe_load(file.read_text()) or {}
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            continue  # compose itself has already accepted or refused the file
+        if not isinstance(data, dict):
+            continue
+        referenced: list[tuple[str, str]] = []
+        for entry in data.get("include") or []:
+            paths = entry.get("path") if isinstance(entry, dict) else entry
+            referenced += [("includes", str(p)) for p in (paths if isinstance(paths, list) else [paths]) if p]
+        for name, spec in (data.get("services") or {}).items():
+            extends = spec.get("extends") if isinstance(spec, dict) else None
+            if isinstance(extends, dict) and extends.get("file"):
+                referenced.append((f"service '{name}' extends", str(extends["file"])))
+        for how, ref in referenced:
+            target = (file.parent / os.path.expandvars(ref))
+            if not _inside(target, repo):
+                warn(f"{file.name} {how} {ref}, outside the repository: its content is captured, "
+                     "but a re-capture or check needs it at the same place")
 
 
 def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
@@ -413,6 +449,15 @@ def _service(
     if build:
         context = Path(build.get("context") or ".")
         context = context if context.is_absolute() else base / context
+        if "://" in str(build.get("context") or "") or not _inside(context, repo):
+            if not image:
+                raise ModelError(f"service '{name}': build context {build.get('context')} is outside the repository "
+                                 f"{repo.resolve()}: CI cannot build it; move it into the repository or give the "
+                                 "service an `image:` to deploy")
+            warn(f"service '{name}': build context {build.get('context')} is outside the repository; "
+                 f"captured as the image {image} it builds (not built by this repository's CI)")
+            build = None
+    if build:
         svc["build"] = {"context": _relative(context, base)}
         if build.get("dockerfile") and build["dockerfile"] != "Dockerfile":
             svc["build"]["dockerfile"] = build["dockerfile"]
@@ -723,6 +768,22 @@ def _scrub(command: str, name: str, secrets: list[str], values: dict[str, str], 
     return command
 
 
+def _probe_url(words: list[str]) -> re.Match[str] | None:
+    """The local URL a check requests, when it is a whole word (or ends at a quote inside one): a URL that a
+    space inside the same word continues (`"http://localhost/a b"`) is no path a probe can send; it stays a command."""
+    tokens = words
+    if words[:2] == ["/bin/sh", "-c"] and len(words) == 3:
+        try:
+            tokens = shlex.split(words[2])
+        except ValueError:  # unbalanced quotes: the shell's business, not a URL we can read
+            return None
+    for token in tokens:
+        for match in HTTP_URL.finditer(token):
+            if match.end() == len(token) or not token[match.end()].isspace():
+                return match
+    return None
+
+
 def _health(
     spec: dict[str, Any], raw_spec: dict[str, Any], found: detect.Detected, ports: list[dict],
     name: str = "", secrets: list[str] | None = None, warn: Warn = lambda _m: None,
@@ -747,7 +808,7 @@ def _health(
     if words[:2] != ["/bin/sh", "-c"] and any(p.search(" ".join(words)) for p in HEALTH_CREDENTIALS):
         words = ["/bin/sh", "-c", _scrub(" ".join(words), name, secrets, values, warn)]
     joined = " ".join(words)
-    url = HTTP_URL.search(joined)
+    url = _probe_url(words)
     timings: dict[str, int] = {}
     if (interval := _duration(check.get("interval"))) is not None:
         timings["period_seconds"] = min(interval, 3600)
