@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import REPO
@@ -107,6 +108,27 @@ def test_plain_copier_with_template_path_and_copier_data_sees_architecture_edits
     subprocess.run([copier, "update", "-q", "--defaults", "--data-file", str(data), "-a", ".copier-answers.adr.yml"],
                    cwd=repo, check=True, capture_output=True)
     assert "renamed-system" in (repo / "docs/architecture/decisions/README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("architecture", [None, "- just\n- a list\n", "project: {name: x}\n"])
+def test_plain_copier_without_a_usable_architecture_is_one_line_and_writes_nothing(tmp_path, architecture):
+    """No traceback from plain copier (--defaults, as in CI) when architecture.yaml is missing or unusable:
+    copier's own one-line error, which names the problem and the command that fixes it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    if architecture is not None:
+        (repo / "architecture.yaml").write_text(architecture, encoding="utf-8")
+    before = sorted(p.name for p in repo.iterdir())
+    template = Path(phasekit("template-path", cwd=repo).stdout.strip())
+    copier = str(Path(sys.executable).parent / "copier")
+    result = subprocess.run([copier, "copy", "-q", "--defaults", "-d", "blueprint=adr", str(template), "."], cwd=repo,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "phasekit capture" in line]
+    assert len(errors) == 1 and "needs `project` and `services`" in errors[0], result.stderr
+    assert sorted(p.name for p in repo.iterdir()) == before
 
 
 def test_progress_on_a_terminal_and_nothing_extra_when_piped(tmp_path):

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from conftest import REPO
+from phasekit import blueprints as catalogue
 
 
 def test_wheel_ships_template_and_entry_point(tmp_path):
@@ -17,7 +18,8 @@ def test_wheel_ships_template_and_entry_point(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "phasekit/_template/copier.yml" in names
     assert "phasekit/_template/schemas/architecture.schema.json" in names
-    for blueprint in sorted(p.name for p in (REPO / "blueprints").iterdir() if p.is_dir()):
+    assert "phasekit/_template/blueprints/_refused/{% include architecture_problem %}" in names
+    for blueprint in sorted(bp.name for bp in catalogue.ALL):
         answers = f"phasekit/_template/blueprints/{blueprint}/{{{{_copier_conf.answers_file}}}}.jinja"
         assert answers in names, f"blueprint {blueprint} lacks its answers file in the wheel"
     shipped = {n for n in names if n.startswith("phasekit/_template/blueprints/")}
