@@ -305,6 +305,27 @@ def test_pre_commit_hooks_run_commands_that_exist(tmp_path):
         assert phasekit(*argv[1:], "--help", cwd=tmp_path).returncode == 0, hook["entry"]
 
 
+@pytest.mark.slow
+def test_the_pre_commit_hook_passes_good_output_and_fails_a_broken_file(tmp_path):
+    """pre-commit itself installs phasekit from this checkout (try-repo) and runs the phasekit-check hook."""
+    repo = _repo(tmp_path)
+    assert phasekit("apply", "--blueprint", "adr", "--blueprint", "ci", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "phasekit")
+    env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    pre_commit = [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "phasekit-check", "--all-files"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(pre_commit, cwd=repo, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+    passed = run()
+    assert passed.returncode == 0 and "phasekit check (the files phasekit wrote)" in passed.stdout, passed.stdout + passed.stderr
+    workflow = next((repo / ".github" / "workflows").glob("*.yml"))
+    workflow.write_text(workflow.read_text(encoding="utf-8") + "  broken: [\n", encoding="utf-8")
+    failed = run()
+    assert failed.returncode == 1 and workflow.name in failed.stdout, failed.stdout + failed.stderr
+
+
 def test_the_sarif_upload_example_is_a_valid_workflow():
     import pytest
 
