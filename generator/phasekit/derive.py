@@ -86,6 +86,7 @@ def fill_service(svc: dict[str, Any]) -> None:
     """Fill the derived fields of one (already defaulted) service."""
     svc.setdefault("volumes", [])
     svc.setdefault("egress", [])
+    svc.setdefault("host_variables", [])
     svc.setdefault("one_shot", False)
     svc.setdefault("workload", workload(svc))
     svc.setdefault("scalable", scalable(svc))
@@ -97,4 +98,5 @@ def fill_datastore(store: dict[str, Any]) -> None:
     store.setdefault("volumes", [])
     store.setdefault("env", [])
     store.setdefault("secrets", [])
+    store.setdefault("host_variables", [])
     store.setdefault("external_in", [])

@@ -572,3 +572,35 @@ def test_a_datastore_external_in_prod_is_deployed_elsewhere(tmp_path):
             assert ("StatefulSet", "db") not in kinds
             (external,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["labels"][NAME] == "db"]
             assert external["spec"] == {"type": "ExternalName", "externalName": "shop.cluster-1.eu-west-1.rds.amazonaws.com"}
+
+
+def test_claims_exist_and_a_folder_two_services_share_is_one_claim(tmp_path):
+    """A data volume after a config file still finds its claim; a bind-mounted folder that a writer and a reader
+    share in compose is one claim here, an anonymous volume is one per service."""
+    arch = {
+        "version": 1, "project": {"name": "files"},
+        "services": [
+            {"name": "writer", "image": "example/writer:1.0", "ports": [{"port": 5000}],
+             "volumes": [{"target": "/etc/w.conf", "type": "config", "source": "w.conf"},
+                         {"target": "/data", "type": "data", "source": "volumes/storage"},
+                         {"target": "/scratch", "type": "data"}]},
+            {"name": "reader", "image": "example/reader:1.0", "ports": [{"port": 5001}],
+             "volumes": [{"target": "/srv", "type": "data", "source": "volumes/storage"}]},
+        ],
+    }
+    (tmp_path / "w.conf").write_text("x = 1\n")
+    render_arch(arch, tmp_path, "helm")
+    arch = model.validate(arch, "test")
+    docs = helm_template(_chart_dir(tmp_path, arch), arch, "values.yaml")
+    pvcs = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    used = {}
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            pod = doc["spec"]["template"]["spec"]
+            mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0].get("volumeMounts", [])}
+            for vol in pod.get("volumes", []):
+                if "persistentVolumeClaim" in vol:
+                    used[mounts[vol["name"]]] = vol["persistentVolumeClaim"]["claimName"]
+    assert set(used) == {"/data", "/scratch", "/srv"}
+    assert set(used.values()) <= pvcs, (used, pvcs)
+    assert used["/data"] == used["/srv"] != used["/scratch"]

@@ -396,3 +396,42 @@ def test_build_contexts_include_and_extends_outside_the_repository(tmp_path):
     assert {s["name"] for s in arch["services"]} >= {"app", "web"} and arch["sources"]["compose"] == ["compose.yaml"]
     said = "\n".join(notes)
     assert "includes ../outside/inc.yml" in said and "extends ../outside/base.yml" in said and "image example/ext:1" in said
+
+
+@pytest.mark.parametrize(("image", "engine"), [
+    ("postgrest/postgrest:v14.5", None), ("supabase/postgres-meta:v0.95.2", None), ("mongo-express:1.0", None),
+    ("prometheuscommunity/postgres-exporter:v0.17.1", None), ("dpage/pgadmin4:9.1", None),
+    ("zulip/zulip-postgresql:14", "postgres"), ("supabase/postgres:15.8.1.085", "postgres"),
+    ("example/mysql8:1", "mysql"), ("valkey/valkey-bundle:8", "redis"),
+])
+def test_an_engine_is_named_by_a_whole_word_and_a_tool_beside_it_is_not_one(image, engine):
+    from phasekit.capture.compose import _datastore_engine
+
+    assert _datastore_engine(image) == engine
+
+
+def test_a_healthcheck_that_calls_the_service_by_its_own_name_is_its_probe(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  storage:\n    image: example/storage:1\n    healthcheck:\n"
+        "      test: ['CMD', 'wget', '--spider', 'http://storage:5000/status']\n"
+        "  other:\n    image: example/other:1\n    healthcheck:\n"
+        "      test: ['CMD', 'wget', '--spider', 'http://storage:5000/status']\n")
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)
+    storage, other = svc(arch, "storage"), svc(arch, "other")
+    assert [p["port"] for p in storage["ports"]] == [5000]
+    assert storage["health"]["liveness"]["type"] == "http" and storage["health"]["liveness"]["path"] == "/status"
+    assert other["ports"] == [] and other["health"]["liveness"]["type"] == "exec"  # checks another service
+
+
+def test_variables_compose_filled_in_from_the_host_are_passed_to_the_container(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  rt:\n    image: example/rt:1\n    ports: ['4000:4000']\n"
+        "    environment: {DB_PASSWORD: '${POSTGRES_PASSWORD}'}\n"
+        "    command: ['serve', '--region', '${REGION:-eu}', '--pid', '$$$$']\n"
+        "    healthcheck:\n      test: ['CMD-SHELL', 'curl -H \"Authorization: Bearer ${ANON_KEY}\" http://localhost:4000/ && echo $$HOME']\n")
+    notes: list[str] = []
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
+    rt = svc(model.validate(arch, "test"), "rt")
+    assert rt["host_variables"] == ["ANON_KEY", "REGION"]
+    assert "ANON_KEY" in rt["secrets"] and "REGION" in rt["env"] and "HOME" not in rt["env"] + rt["secrets"]
+    assert sum("filled in from the host" in n for n in notes) == 2

@@ -212,7 +212,35 @@ def test_data_volume_on_empty_dir(services: dict) -> None:
     assert chart_losses(services["db"], docs) == [
         "db: data volume /var/lib/postgresql/data (from pgdata) is on emptyDir, not a PersistentVolumeClaim"]
     sts["spec"]["template"]["spec"]["volumes"][-1] = {"name": "data", "persistentVolumeClaim": {"claimName": "x"}}
+    assert chart_losses(services["db"], docs) == [
+        "db: data volume /var/lib/postgresql/data is on claim x, which the chart does not create"]
+    docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "x", "namespace": NS}})
     assert chart_losses(services["db"], docs) == []
+
+
+def test_a_folder_two_services_share_is_one_claim(tmp_path: Path) -> None:
+    """compose's writer and reader of one folder (or named volume) must not get a claim each."""
+    text = ("services:\n  writer:\n    image: example/writer:1\n    volumes: [./shared:/data]\n"
+            "  reader:\n    image: example/reader:1\n    volumes: [./shared:/srv/files]\n")
+    folder = _compose_project(tmp_path / "shared", text)
+    found = {s.name: s for s in compose_side.load(check.Context(root=folder, env=dict(os.environ)), compose_command(),
+                                                  [folder / "compose.yaml"], {})}
+
+    def rendering(writer_claim: str, reader_claim: str) -> Rendered:
+        return Rendered([
+            workload("Deployment", "writer", {"image": "example/writer:1", "volumeMounts": [{"name": "d", "mountPath": "/data"}]},
+                     [{"name": "d", "persistentVolumeClaim": {"claimName": writer_claim}}]),
+            workload("Deployment", "reader", {"image": "example/reader:1",
+                                              "volumeMounts": [{"name": "d", "mountPath": "/srv/files"}]},
+                     [{"name": "d", "persistentVolumeClaim": {"claimName": reader_claim}}]),
+            *({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": n}} for n in {writer_claim, reader_claim}),
+        ], NS)
+
+    apart = chart_rules.shared_data(list(found.values()), rendering("writer-data-0", "reader-data-0"))
+    assert apart["writer"] == ["data volume /data (from ./shared) is shared in compose with reader (reader-data-0), "
+                               "but here it is on its own claim writer-data-0"], apart
+    assert apart["reader"] and apart["reader"][0].startswith("data volume /srv/files (from ./shared)")
+    assert chart_rules.shared_data(list(found.values()), rendering("shared", "shared")) == {"writer": [], "reader": []}
 
 
 def test_config_file_missing_or_mounted_as_a_folder(services: dict) -> None:
@@ -267,6 +295,17 @@ def test_liveness_must_follow_the_compose_healthcheck(services: dict) -> None:
     del container(docs, "api")["livenessProbe"]
     assert chart_losses(services["api"], docs) == [
         "api: liveness probe does not follow the compose healthcheck [CMD-SHELL pg_isready -h db] (got no liveness probe)"]
+
+
+def test_a_healthcheck_calling_the_service_by_its_own_name_is_a_local_request() -> None:
+    from phasekit.check.fidelity.chart_rules import _follows
+
+    declared = (("http", 5000, "TCP"),)
+    test = ["CMD", "wget", "--spider", "http://storage:5000/status"]
+    probe = {"httpGet": {"path": "/status", "port": 5000}}
+    assert _follows(test, probe, declared, {}, "storage")
+    assert not _follows(test, probe, declared, {}, "other")  # another service's endpoint is no self-check
+    assert not _follows(["CMD", "wget", "--spider", "http://storage-api:5000/status"], probe, declared, {}, "storage")
 
 
 def test_workload_kinds(services: dict) -> None:

@@ -44,6 +44,10 @@ ENGINE_WORDS = [("postgres", "postgres"), ("pgvecto", "postgres"), ("mariadb", "
                 ("redis", "redis"), ("valkey", "redis"), ("memcached", "memcached"), ("mongo", "mongo"),
                 ("elasticsearch", "elasticsearch"), ("opensearch", "elasticsearch"), ("clickhouse", "clickhouse"),
                 ("rabbitmq", "rabbitmq"), ("minio", "minio"), ("zookeeper", "zookeeper"), ("cassandra", "cassandra")]
+# A repository naming an engine and one of these is a tool beside the engine, not the engine.
+ENGINE_TOOLS = ("exporter", "admin", "commander", "insight", "backup", "proxy", "bouncer", "express", "operator",
+                "console", "dashboard", "migrat", "connect", "manager", "monitor")
+TOOL_WORDS = {"ui", "gui", "web", "rest", "api", "meta", "cli", "client", "tools", "sync", "init", "studio", "browser"}
 # Environment keys whose value names a host. A bare word elsewhere (POSTGRES_DB: zulip) is not an edge.
 HOST_KEY = re.compile(r"(HOST|ADDR|ADDRESS|URL|URI|DSN|ENDPOINT|SERVER|SERVERS|BROKER|BROKERS|NODES|PEERS|UPSTREAM|BACKEND|_API|SERVICE)S?$", re.I)
 SECRET_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_KEY|SALT)", re.I)
@@ -51,7 +55,18 @@ URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I
 # A host in an environment value: the whole value, host:port, or the host of a URL.
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ROOT_USERS = {"root", "0", "0:0", "root:root"}
-HTTP_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "0.0.0.0", "[::1]"]
+
+
+def local_url(spec: dict[str, Any] | None = None, name: str = "") -> re.Pattern[str]:
+    """A URL a container sends to itself: loopback, or its own service, container or host name (which the
+    container's own healthcheck resolves to itself, as a probe does on the pod's address)."""
+    own = [name, (spec or {}).get("container_name"), (spec or {}).get("hostname")]
+    hosts = "|".join(re.escape(str(h)) for h in [*LOCAL_HOSTS, *own] if h)
+    return re.compile(rf"https?://(?:{hosts})(?=[:/'\"\s]|$)(?::(\d+))?(/[^\s'\"]*)?")
+
+
+HTTP_URL = local_url()
 SHELLESS_BASE = re.compile(r"(^scratch$|distroless|chainguard/static|/static(:|$))")
 PUBLIC_NETWORK_WORDS = re.compile(r"(public|front|dmz|external|edge|web|ingress)", re.I)
 Warn = Callable[[str], None]
@@ -248,6 +263,32 @@ def _note_files_outside(files: list[Path], repo: Path, warn: Warn) -> None:
                      "but a re-capture or check needs it at the same place")
 
 
+# A compose interpolation: `${VAR}`, `${VAR:-x}` or `$VAR`, not `$$VAR` (a literal `$` for the container's shell).
+COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _pass_host_variables(item: dict[str, Any], raw_spec: dict[str, Any], warn: Warn) -> None:
+    """A variable compose filled in from the host (`.env`) in the command or healthcheck, which the container's
+    environment does not set, is passed to the container: a probe or `$(VAR)` in Kubernetes reads it there."""
+    words: list[str] = []
+    for key in ("entrypoint", "command"):
+        words += runtime.argv(raw_spec.get(key)) or []
+    test = (raw_spec.get("healthcheck") or {}).get("test")
+    words += [str(w) for w in test] if isinstance(test, list) else [str(test)] if test else []
+    text = " ".join(words).replace("$$", "\0")  # an escaped `$` is the container's, never compose's
+    used = {m.group(1) or m.group(2) for m in COMPOSE_VARIABLE.finditer(text)}
+    env, secrets = item.setdefault("env", []), item.setdefault("secrets", [])
+    added = sorted(used - set(env) - set(secrets))
+    for variable in added:
+        secret = bool(SECRET_NAME.search(variable) or re.search(r"KEY|PASS|AUTH", variable, re.I))
+        (secrets if secret else env).append(variable)
+        warn(f"'{item['name']}': its command or healthcheck uses ${{{variable}}}, which compose filled in from the "
+             f"host; it is passed to the container as {'a secret' if secret else 'an environment variable'}")
+    env.sort()
+    secrets.sort()
+    item["host_variables"] = added
+
+
 def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
              facts: list, warn: Warn) -> None:
     """Command, entrypoint, user, working dir, volumes and restart policy, as compose runs the container.
@@ -259,6 +300,7 @@ def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any
             words = [w.replace("$$", "$") for w in words]
             item[key] = _scrub_argv(words, item["name"], item.setdefault("secrets", []), values, warn)
     item["secrets"] = sorted(set(item.get("secrets", [])))
+    _pass_host_variables(item, raw_spec, warn)
     if spec.get("working_dir"):
         item["working_dir"] = spec["working_dir"]
     if spec.get("user") not in (None, ""):
@@ -385,10 +427,13 @@ def _datastore_engine(image: str | None) -> str | None:
     for key in (repo, repo.rsplit("/", 1)[-1]):
         if key in DATASTORE_IMAGES:
             return DATASTORE_IMAGES[key]
-    last = repo.rsplit("/", 1)[-1]
-    if any(word in last for word in ("exporter", "admin", "ui", "commander", "insight", "backup", "proxy", "bouncer")):
-        return None  # a tool beside an engine (postgres-exporter, pgadmin, redis-commander), not the engine
-    return next((engine for word, engine in ENGINE_WORDS if word in last), None)
+    last = repo.rsplit("/", 1)[-1].lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", last) if w]
+    if any(tool in last for tool in ENGINE_TOOLS) or TOOL_WORDS.intersection(words):
+        return None  # a tool beside an engine (postgres-exporter, pgadmin, postgres-meta), not the engine
+    # Whole words only, with an engine's usual suffixes: zulip-postgresql and mysql8 are engines, postgrest is not.
+    return next((engine for word, engine in ENGINE_WORDS
+                 if any(re.fullmatch(re.escape(word) + r"(ql|sql|db|\d+)?", w) for w in words)), None)
 
 
 def _attached(spec: dict[str, Any], known: set[str]) -> tuple[list[str], dict[str, str]]:
@@ -413,7 +458,7 @@ def _datastore(
     ports = _ports(spec)
     if not ports and spec.get("command") is None:
         ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
-    ports += _probed_ports(spec, ports)
+    ports += _probed_ports(spec, ports, name)
     store["ports"] = ports
     numbers = [p["port"] for p in ports]
     if DATASTORE_PORTS.get(engine) in numbers or (not numbers and engine in DATASTORE_PORTS):
@@ -475,7 +520,7 @@ def _service(
         ports = [{"port": p} for p in found.exposed]
     if not ports and image and not build and spec.get("command") is None:  # another command: a worker of that image
         ports = [{"port": p, "protocol": "TCP"} for p in detect.image_ports(image)]
-    ports += _probed_ports(spec, ports) + _label_ports(spec, ports)
+    ports += _probed_ports(spec, ports, name) + _label_ports(spec, ports)
     kind = _kind(spec, image, found, ports)
     svc["kind"] = kind
     svc["language"] = language or ("other" if kind == "gateway" else "unknown")
@@ -575,12 +620,12 @@ def _ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _probed_ports(spec: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A healthcheck that calls http://localhost:PORT proves the service listens there, published or not."""
+def _probed_ports(spec: dict[str, Any], ports: list[dict[str, Any]], name: str = "") -> list[dict[str, Any]]:
+    """A healthcheck that calls http://localhost:PORT (or its own name) proves the service listens there."""
     test = " ".join(map(str, (spec.get("healthcheck") or {}).get("test") or []))
     known = {p["port"] for p in ports}
     out = []
-    for match in HTTP_URL.finditer(test):
+    for match in local_url(spec, name).finditer(test):
         if match.group(1) and int(match.group(1)) not in known and 0 < int(match.group(1)) < 65536:
             known.add(int(match.group(1)))
             out.append({"port": int(match.group(1)), "protocol": "TCP"})
@@ -768,7 +813,7 @@ def _scrub(command: str, name: str, secrets: list[str], values: dict[str, str], 
     return command
 
 
-def _probe_url(words: list[str]) -> re.Match[str] | None:
+def _probe_url(words: list[str], own: re.Pattern[str] = HTTP_URL) -> re.Match[str] | None:
     """The local URL a check requests, when it is a whole word (or ends at a quote inside one): a URL that a
     space inside the same word continues (`"http://localhost/a b"`) is no path a probe can send; it stays a command."""
     tokens = words
@@ -778,7 +823,7 @@ def _probe_url(words: list[str]) -> re.Match[str] | None:
         except ValueError:  # unbalanced quotes: the shell's business, not a URL we can read
             return None
     for token in tokens:
-        for match in HTTP_URL.finditer(token):
+        for match in own.finditer(token):
             if match.end() == len(token) or not token[match.end()].isspace():
                 return match
     return None
@@ -808,7 +853,7 @@ def _health(
     if words[:2] != ["/bin/sh", "-c"] and any(p.search(" ".join(words)) for p in HEALTH_CREDENTIALS):
         words = ["/bin/sh", "-c", _scrub(" ".join(words), name, secrets, values, warn)]
     joined = " ".join(words)
-    url = _probe_url(words)
+    url = _probe_url(words, local_url(spec, name))
     timings: dict[str, int] = {}
     if (interval := _duration(check.get("interval"))) is not None:
         timings["period_seconds"] = min(interval, 3600)

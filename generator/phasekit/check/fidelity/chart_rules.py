@@ -16,7 +16,15 @@ NOT_HTTP = {
     3306: "mysql", 4222: "nats", 5044: "beats", 5432: "postgres", 5672: "amqp", 6379: "redis", 8883: "mqtts",
     9042: "cassandra", 9092: "kafka", 11211: "memcached", 27017: "mongodb",
 }
-LOCAL_HTTP = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+LOCAL_HOSTS = r"localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\]"
+
+
+def local_http(own_name: str = "") -> re.Pattern[str]:
+    """A request a container sends to itself: to loopback, or to its own compose service name."""
+    hosts = LOCAL_HOSTS + (f"|{re.escape(own_name)}" if own_name else "")
+    return re.compile(rf"https?://(?:{hosts})(?=[:/'\"\s]|$)(?::(\d+))?(/[^\s'\"]*)?")
+
+
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 COMPOSE_REF = re.compile(r"\$\{(\w+)(?:[:?+-][^}]*)?\}|\$(\w+)")
 K8S_REF = re.compile(r"\$\((\w+)\)")
@@ -46,7 +54,7 @@ def losses(svc: Service, rendered: cs.Rendered) -> tuple[list[str], list[str]]:
     out += _kind(svc, workload)
     out += _image(svc, container)
     out += _command(svc, container)
-    vol_losses, vol_notes = _volumes(svc, workload, container)
+    vol_losses, vol_notes = _volumes(svc, workload, container, rendered)
     out += vol_losses
     notes += vol_notes
     out += _ports(svc, rendered, workload, container)
@@ -142,7 +150,8 @@ def _is_config(kind: str, body: dict[str, Any]) -> bool:
     return kind == "projected" and all(set(s) <= {"configMap", "secret"} for s in body.get("sources") or [{}])
 
 
-def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any]) -> tuple[list[str], list[str]]:
+def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any],
+             rendered: cs.Rendered | None = None) -> tuple[list[str], list[str]]:
     mounts = {m.get("mountPath"): m for m in container.get("volumeMounts") or []}
     acknowledged = {t.strip() for t in cs.annotations(workload).get("phasekit.dev/not-portable", "").split(",")}
     out: list[str] = []
@@ -162,9 +171,46 @@ def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any]) 
         mount = mounts.get(m.target)
         kind, body = _volume_source(workload, mount["name"]) if mount else ("missing", {})
         loss = _mount_loss(m, mount, kind, body)
+        if not loss and rendered is not None and body.get("claimName") and body["claimName"] not in rendered.claims:
+            loss = f"data volume {m.target} is on claim {body['claimName']}, which the chart does not create"
         if loss:
             out.append(f"{svc.name}: {loss}")
     return out, notes
+
+
+def claim_of(svc: Service, rendered: cs.Rendered, target: str) -> str | None:
+    """The PersistentVolumeClaim a mount of svc is on: a claimName, or a per-pod volumeClaimTemplate (never shared)."""
+    workloads = rendered.workloads(svc.id)
+    if len(workloads) != 1:
+        return None
+    container = cs.main_container(workloads[0], svc.id, svc.name)
+    mount = next((m for m in container.get("volumeMounts") or [] if m.get("mountPath") == target), None)
+    if mount is None:
+        return None
+    kind, body = _volume_source(workloads[0], mount["name"])
+    if kind != "persistentVolumeClaim":
+        return None
+    return body.get("claimName") or f"{workloads[0]['metadata'].get('name')}/{mount['name']} (one per pod)"
+
+
+def shared_data(services: list[Service], rendered: cs.Rendered) -> dict[str, list[str]]:
+    """Services that mount one compose volume (named, or the same folder) must share its claim here too: two
+    claims would give each its own empty copy (a writer and a reader that no longer see each other's files)."""
+    users: dict[str, list[tuple[Service, str]]] = {}
+    for svc in services:
+        for m in svc.mounts:
+            if m.kind == "data" and m.source:
+                users.setdefault(m.source, []).append((svc, m.target))
+    out: dict[str, list[str]] = {svc.name: [] for svc in services}
+    for source, mounts in sorted(users.items()):
+        claims = {(svc.name, target): claim_of(svc, rendered, target) for svc, target in mounts}
+        if len({svc.name for svc, _ in mounts}) < 2 or len(set(claims.values())) < 2 or None in claims.values():
+            continue  # not shared, shared alike, or a loss the per-service rules already name
+        for (name, target), claim in claims.items():
+            others = sorted({f"{n} ({c})" for (n, _), c in claims.items() if n != name and c != claim})
+            out[name].append(f"data volume {target} (from {source}) is shared in compose with {', '.join(others)}, "
+                             f"but here it is on its own claim {claim}")
+    return out
 
 
 def _mount_loss(m: Mount, mount: dict[str, Any] | None, kind: str, body: dict[str, Any]) -> str:
@@ -237,8 +283,8 @@ def _probes(svc: Service, container: dict[str, Any]) -> list[str]:
             out.append(f"{svc.name}: {what}, which speaks {NOT_HTTP[number]}, not HTTP")
     if svc.healthcheck:
         probe = container.get("livenessProbe") or {}
-        follows = _follows(svc.healthcheck, probe, declared, svc.environment) or (
-            bool(svc.written.get("healthcheck")) and _follows(svc.written["healthcheck"], probe, declared, {}))
+        follows = _follows(svc.healthcheck, probe, declared, svc.environment, svc.name) or (
+            bool(svc.written.get("healthcheck")) and _follows(svc.written["healthcheck"], probe, declared, {}, svc.name))
         if not follows:
             got = container.get("livenessProbe")
             out.append(f"{svc.name}: liveness probe does not follow the compose healthcheck "
@@ -247,7 +293,7 @@ def _probes(svc: Service, container: dict[str, Any]) -> list[str]:
 
 
 def _follows(test: list[str], probe: dict[str, Any], declared: tuple[tuple[str, int, str], ...],
-             env: dict[str, str]) -> bool:
+             env: dict[str, str], own_name: str = "") -> bool:
     """The probe runs the compose healthcheck: the same command (a credential may be a reference to the
     service's environment), or the same local HTTP request."""
     kind, args = test[0], test[1:]
@@ -259,7 +305,7 @@ def _follows(test: list[str], probe: dict[str, Any], declared: tuple[tuple[str, 
         if kind == "CMD-SHELL" and not re.search(r"[|&;<>()$`\\\"'*?]", shell):
             accepted.append(shell.split())
         return command in accepted
-    http = LOCAL_HTTP.search(shell)
+    http = local_http(own_name).search(shell)
     get = probe.get("httpGet")
     if http and get:
         port = int(http.group(1) or (443 if shell[http.start():].startswith("https") else 80))

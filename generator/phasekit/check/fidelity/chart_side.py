@@ -83,6 +83,11 @@ class Rendered:
         return self._workloads.get(service_id, [])
 
     @cached_property
+    def claims(self) -> set[str]:
+        """Names of the PersistentVolumeClaims the chart creates."""
+        return {str((d.get("metadata") or {}).get("name")) for d in self.of_kind("PersistentVolumeClaim")}
+
+    @cached_property
     def _externals(self) -> list[dict[str, Any]]:
         return [s for s in self.of_kind("Service") if (s.get("spec") or {}).get("type") == "ExternalName"
                 and str(annotations(s).get("phasekit.dev/external")).lower() == "true"]

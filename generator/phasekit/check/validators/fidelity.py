@@ -113,8 +113,10 @@ class Fidelity(Validator):
         policies = edges.policies_from(docs_for_policies, namespace, namespace_labels(docs_for_policies))
         blocked = edges.losses(services, rendered, policies, namespace, part_of)
         found = {}
+        shared = chart_rules.shared_data(services, rendered) if rendered else {}
         for svc in services:
             losses, notes = chart_rules.losses(svc, rendered) if rendered else ([], [])
+            losses += [f"{svc.name}: {loss}" for loss in shared.get(svc.name, [])]
             found[svc.name] = (losses + blocked[svc.name], notes)
         return self._per_service(artifact, found)
 
