@@ -336,3 +336,22 @@ def test_the_sarif_upload_example_is_a_valid_workflow():
     assert lint.returncode == 0, lint.stdout
     text = example.read_text(encoding="utf-8")
     assert "phasekit check --format sarif" in text and "upload-sarif@" in text and "pip install phasekit" not in text
+
+
+def test_the_template_extracts_on_python_3_11_before_extraction_filters(tmp_path, monkeypatch):
+    """Debian 12's python3 is 3.11.2: tarfile has no `filter=` there (added in 3.11.4); apply crashed on it."""
+    import tarfile
+
+    from phasekit import render
+
+    original = tarfile.TarFile.extractall
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
+        if kwargs:
+            raise TypeError(f"TarFile.extractall() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        return original(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    folder, _commit = render._extract(REPO, "HEAD")
+    assert (folder / "copier.yml").is_file()

@@ -67,7 +67,9 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
     folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
     folder.mkdir()
     with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
-        archive.extractall(folder, filter="data")
+        # The "data" filter exists from Python 3.11.4 (Debian 12 ships 3.11.2): the archive is phasekit's own
+        # template from git, so without the filter it is extracted as it is.
+        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return folder, commit
 
 
