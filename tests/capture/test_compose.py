@@ -435,3 +435,17 @@ def test_variables_compose_filled_in_from_the_host_are_passed_to_the_container(t
     assert rt["host_variables"] == ["ANON_KEY", "REGION"]
     assert "ANON_KEY" in rt["secrets"] and "REGION" in rt["env"] and "HOME" not in rt["env"] + rt["secrets"]
     assert sum("filled in from the host" in n for n in notes) == 2
+
+
+def test_a_writable_repo_folder_with_files_is_data_and_its_empty_claim_is_said(tmp_path):
+    (tmp_path / "functions" / "main").mkdir(parents=True)
+    (tmp_path / "functions" / "main" / "index.ts").write_text("export {}\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  fn:\n    image: example/fn:1\n    volumes: ['./functions:/home/fn', './empty:/scratch', 'cache:/c']\n"
+        "volumes: {cache: {}}\n")
+    notes: list[str] = []
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
+    assert [v["type"] for v in svc(arch, "fn")["volumes"]] == ["data", "data", "data"]
+    said = [n for n in notes if "starts empty" in n]
+    assert len(said) == 1 and "/home/fn" in said[0] and "functions" in said[0]

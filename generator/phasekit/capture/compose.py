@@ -313,6 +313,11 @@ def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any
             warn(f"'{item['name']}': {volume['target']} is mounted from {volume['source']}, outside the repo; "
                  "only its mount is kept (copy what it holds into the repo to carry it)")
             volume["source"] = PurePosixPath(volume["source"]).name or "root"
+        elif volume["type"] == "data" and volume.get("source") and (repo / volume["source"]).is_dir() \
+                and any((repo / volume["source"]).iterdir()):
+            # A writable folder of the repo: compose mounts what is committed there, a new claim starts empty.
+            warn(f"'{item['name']}': {volume['target']} is mounted writable from {volume['source']}, which holds files "
+                 "in the repo; its claim starts empty: copy them in once (kubectl cp), or mount them read-only as config")
     host = [v["target"] for v in item["volumes"] if v["type"] == "host"]
     if host:
         facts.append({"kind": "not-portable", "subject": item["name"],
