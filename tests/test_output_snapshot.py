@@ -8,7 +8,7 @@ that differ, are missing or are extra.
 
 Cases: each bundled example (examples/*/architecture.yaml) as it is, and a few variants of them that reach
 the branches no example reaches (a Kafka or NATS broker, the Kubernetes Terraform provider, a Node service,
-a Kafka datastore without a broker).
+a Kafka datastore without a broker, environments other than dev/staging/prod).
 
 Volatile values: the answers files (.copier-answers.*.yml) record `_commit` (the template cache's tag:
 v<version>, or v<version>.postN when the cache already holds another tree under v<version>) and `_src_path`
@@ -68,6 +68,13 @@ def _datastore(name: str, engine: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _environments(*names: str) -> Callable[[dict[str, Any]], None]:
+    def change(arch: dict[str, Any]) -> None:
+        arch["environments"] = list(names)
+
+    return change
+
+
 # name -> (example, changes): variants for the branches the bundled examples leave untaken.
 VARIANTS: dict[str, tuple[str, list[Callable[[dict[str, Any]], None]]]] = {
     "variant-nats-kubernetes": ("insights", [
@@ -75,6 +82,7 @@ VARIANTS: dict[str, tuple[str, list[Callable[[dict[str, Any]], None]]]] = {
     ]),
     "variant-kafka": ("meetings", [_targets(broker="kafka")]),
     "variant-kafka-datastore": ("insights", [_datastore("events", "kafka")]),
+    "variant-environments": ("insights", [_environments("local", "qa", "staging", "production")]),
 }
 # (name, language, kind, port): the starter kit in each flavour, as `phasekit new-service` applies it.
 FLAVOURS = [
