@@ -604,3 +604,35 @@ def test_claims_exist_and_a_folder_two_services_share_is_one_claim(tmp_path):
     assert set(used) == {"/data", "/scratch", "/srv"}
     assert set(used.values()) <= pvcs, (used, pvcs)
     assert used["/data"] == used["/srv"] != used["/scratch"]
+
+
+def test_every_environment_gets_a_values_file(tmp_path):
+    """One values-<env>.yaml per environment of the architecture, as terraform writes one <env>.tfvars: a name
+    other than dev/staging/prod gets the profile its place implies (the production one like prod, the first
+    like dev, any other like staging), and each lints, renders and matches the architecture."""
+    arch = _arch("insights")
+    arch["environments"] = ["local", "qa", "staging", "production"]
+    arch["datastores"][0].update(external_in=["qa"], endpoint="db.qa.example.net")
+    validated = model.validate(arch, "test")
+    render_arch(validated, tmp_path, "helm", "terraform")
+    chart = _chart_dir(tmp_path, validated)
+    assert sorted(p.name for p in chart.glob("values-*.yaml")) == [
+        "values-local.yaml", "values-production.yaml", "values-qa.yaml", "values-staging.yaml"]
+    assert sorted(p.name for p in (tmp_path / "terraform" / "environments").glob("*.tfvars")) == [
+        "local.tfvars", "production.tfvars", "qa.tfvars", "staging.tfvars"]
+    values = {env: yaml.safe_load((chart / f"values-{env}.yaml").read_text())["services"] for env in arch["environments"]}
+    scalable = next(s for s in validated["services"] if s["scalable"] and s["replicas"] > 0 and _ingress_expected(s))
+    local, qa, staging, production = (values[env][scalable["id"]] for env in arch["environments"])
+    domain = validated["targets"]["domain"]
+    assert local["autoscaling"]["enabled"] is False and local["replicas"] == 1 and "resources" in local
+    assert qa == {**staging, "ingress": {"host": f"{scalable['id']}.qa.{domain}", "tlsSecretName": f"{scalable['id']}-qa-tls"}}
+    assert production["autoscaling"]["minReplicas"] >= 2
+    assert production["autoscaling"]["maxReplicas"] == 4 * production["autoscaling"]["minReplicas"]
+    assert production["ingress"]["host"] == f"{scalable['id']}.{domain}"
+    store = validated["datastores"][0]
+    assert values["qa"][store["id"]] == {"external": True, "endpoint": "db.qa.example.net"}
+    assert store["id"] not in values["staging"]
+    for env in arch["environments"]:
+        proc = run_tool(["helm", "lint", "--strict", str(chart), "-f", str(chart / f"values-{env}.yaml")])
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        check_against_architecture(validated, helm_template(chart, validated, f"values-{env}.yaml"), env)
