@@ -324,6 +324,8 @@ SUITE = [
     ("architecture: newline in the owner", _arch(SIMPLE.replace("{name: shop}", '{name: shop, owner: "a\\n# b"}')), APPLY, "rejected"),
     ("architecture: request above limit", _arch(SIMPLE + "    resources: {cpu_request: '2', cpu_limit: 500m}\n"), APPLY, "rejected"),
     ("architecture: address 999.1.1.1", _arch(SIMPLE + "    static_ips: {backend: 999.1.1.1}\n"), APPLY, "rejected"),
+    ("architecture: a datastore depends on no such service",
+     _arch(SIMPLE + "datastores:\n  - {name: db, engine: postgres, depends_on: [nope]}\n"), APPLY, "rejected"),
     ("architecture: port 99999", _arch(SIMPLE.replace("8080", "99999")), APPLY, "rejected"),
     ("architecture: no such file", lambda root: None, APPLY, "rejected"),
     ("architecture: a merge key", _arch(SIMPLE + "  - <<: {replicas: 2, ports: [{port: 81}]}\n    name: web\n"), APPLY, "accepted"),

@@ -99,4 +99,5 @@ def fill_datastore(store: dict[str, Any]) -> None:
     store.setdefault("env", [])
     store.setdefault("secrets", [])
     store.setdefault("host_variables", [])
+    store.setdefault("depends_on", [])
     store.setdefault("external_in", [])

@@ -365,13 +365,15 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
                 )
             owners[name], ids[ident] = group, name
     network_names = {n["name"] for n in arch["networks"]}
+    for item in arch["services"] + arch["datastores"]:
+        what = "service" if item in arch["services"] else "datastore"
+        for dep in item.get("depends_on", []):
+            if dep == item["name"]:
+                raise ModelError(f"{source}: {what} '{item['name']}' depends on itself")
+            if dep not in owners:
+                raise ModelError(f"{source}: {what} '{item['name']}' depends on '{dep}', which is not a service or datastore")
     for svc in arch["services"]:
         name = svc["name"]
-        for dep in svc["depends_on"]:
-            if dep == name:
-                raise ModelError(f"{source}: service '{name}' depends on itself")
-            if dep not in owners:
-                raise ModelError(f"{source}: service '{name}' depends on '{dep}', which is not a service or datastore")
         if svc["kind"] in LISTENING_KINDS and not svc["ports"]:
             raise ModelError(f"{source}: service '{name}' is of kind {svc['kind']} but declares no port")
         for kind in ("cpu", "memory"):

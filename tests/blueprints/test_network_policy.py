@@ -178,8 +178,8 @@ def declared_edges(arch: dict) -> dict[tuple[str, str], set[tuple[int, str]] | N
     stores = {d["name"] for d in arch["datastores"]}
     pods = system_pods(arch)
     edges: dict[tuple[str, str], set[tuple[int, str]] | None] = {}
-    for svc in arch["services"]:
-        for dep in svc["depends_on"]:
+    for svc in arch["services"] + arch["datastores"]:  # a datastore may depend on a service too (a log shipper)
+        for dep in svc.get("depends_on", []):
             server = by_name[dep]
             if server["id"] not in pods:
                 continue
@@ -739,3 +739,18 @@ def test_update_adds_a_new_edge_and_keeps_the_teams_edits(tmp_path: Path) -> Non
     assert allowed(policies_of(tmp_path), pods["ui"], pods["redis"], 6379)
     assert_exactly_the_declared_edges(policies_of(tmp_path), model.validate(arch, "test"))
     assert own.read_text(encoding="utf-8") == "# the team's own policy\n"
+
+
+def test_a_datastore_that_depends_on_a_service_may_call_it_and_nothing_else(tmp_path: Path) -> None:
+    """compose's `db: depends_on: [vector]` (Supabase's Postgres waits for its log shipper) is an edge too."""
+    arch = model.load(REPO / "examples" / "insights" / "architecture.yaml")
+    store = arch["datastores"][0]
+    target = next(s for s in arch["services"] if s["ports"])
+    store["depends_on"] = [target["name"]]
+    arch = model.validate(arch, "test")
+    render_arch(arch, tmp_path, "network-policy")
+    policies = policies_of(tmp_path)
+    pods = system_pods(arch)
+    port = target["ports"][0]["port"]
+    assert allowed(policies, pods[store["id"]], pods[target["id"]], port)
+    assert_exactly_the_declared_edges(policies, arch)

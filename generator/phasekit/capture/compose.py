@@ -213,6 +213,8 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
     names = {s["name"] for s in services} | {d["name"] for d in datastores}
     _referenced_ports(data, [*services, *datastores])
     _address_references(data, [*services, *datastores], facts)
+    for store in datastores:
+        store["depends_on"] = sorted(d for d in data["services"][store["name"]].get("depends_on") or {} if d in names)
     for svc in services:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
         _name_references(svc, data["services"][svc["name"]], names, warn)

@@ -1,0 +1,1 @@
+# placeholder written for phasekit's corpus
