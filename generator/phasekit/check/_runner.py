@@ -105,7 +105,8 @@ def run(
                 tasks.append((validator, artifacts))
             else:
                 tasks += [(validator, [a]) for a in artifacts]
-        tasks.sort(key=lambda t: not (t[0].slow or t[0].batch))  # long single runs (checkov, batches) first
+        # long single runs (promtool's unit tests, checkov) first, then batches: the last calls are short ones
+        tasks.sort(key=lambda t: 0 if t[0].slow else 1 if t[0].batch else 2)
         workers = jobs or os.cpu_count() or 2
         if progress is not None:
             progress.start(len(tasks))
