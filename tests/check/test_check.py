@@ -495,3 +495,16 @@ def test_go_validators_get_a_lighter_garbage_collector_unless_the_caller_set_one
     check.run(root, validators=["promtool-config"], env={"PATH": str(bin_dir)})
     check.run(root, validators=["promtool-config"], env={"PATH": str(bin_dir), "GOGC": "50"})
     assert seen.read_text().splitlines() == ["200 250MiB", "50 250MiB"]
+
+
+def test_an_answers_file_whose_render_cannot_be_repeated_is_noted_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Which files phasekit wrote is found while the validators run; what cannot be told is still said."""
+    (tmp_path / ".copier-answers.adr.yml").write_text(
+        '# Written by copier\n{"_commit": "v9.9.9", "_src_path": "/nowhere/template", "architecture": {}}\n')
+    (tmp_path / "docs").mkdir()
+    assert cli.main(["check", str(tmp_path), "--validator", "parse"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: cannot tell which files .copier-answers.adr.yml rendered") == 1, err
+    assert cli.main(["check", str(tmp_path), "--validator", "parse", "--only-generated"]) == 1
+    err = capsys.readouterr().err
+    assert "note: cannot tell" in err and "no file phasekit wrote" in err, err
