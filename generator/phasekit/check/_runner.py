@@ -105,8 +105,9 @@ def run(
                 tasks.append((validator, artifacts))
             else:
                 tasks += [(validator, [a]) for a in artifacts]
-        # long single runs (promtool's unit tests, checkov) first, then batches: the last calls are short ones
-        tasks.sort(key=lambda t: 0 if t[0].slow else 1 if t[0].batch else 2)
+        # the longest calls first (promtool's unit tests, checkov, yamllint), then the calls that grow with the
+        # system, then batches: the last calls to finish are short ones
+        tasks.sort(key=lambda t: (-int(t[0].slow), not t[0].batch))
         workers = jobs or os.cpu_count() or 2
         if progress is not None:
             progress.start(len(tasks))

@@ -50,7 +50,7 @@ class Checkov(Validator):
     tools = ("checkov",)
     description = (f"checkov -d DIR --skip-download -o json --framework {' '.join(FRAMEWORKS)}; the same with "
                    "--framework helm; checkov -f MANIFEST... --framework kubernetes")
-    slow = True
+    slow = 2  # the Helm scan is one of the longest calls
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
         found = [inventory.artifact(inventory.root, frameworks=FRAMEWORKS)]
