@@ -186,6 +186,7 @@ def main() -> None:
     results: dict[int, dict[str, tuple[float, int, int]]] = {}
     names = [b.name for b in catalogue.available() if b.phase]
     loads = [os.getloadavg()[0]]
+    paired: dict[tuple[int, str, str], list[tuple[tuple, tuple]]] = {}  # (size, a, b) -> each run's (a, b)
     with tempfile.TemporaryDirectory(prefix="phasekit-bench-") as tmp_name:
         tmp = Path(tmp_name)
         env = {**os.environ, "PHASEKIT_TEMPLATE_CACHE": str(tmp / "cache"), "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
@@ -231,6 +232,7 @@ def main() -> None:
             row["floor"] = median_of(floors)
             if applies:
                 row["apply"] = median_of(applies)
+                paired[(n, "apply", "floor")] = list(zip(applies, floors))
             if {"apply", "update", "update-add", "check"} & set(steps):
                 subprocess.run(["git", "add", "-A"], cwd=work, check=True, env=env)
                 subprocess.run(["git", "commit", "-qm", "apply"], cwd=work, check=True, env=env)
@@ -265,12 +267,22 @@ def main() -> None:
                 row["check-peak"] = (0, max(c[1] for c in checks), 0, 0)
                 row["kv-floor"] = median_of(kv)
                 row["kv-floor-fast"] = median_of(kv_fast)
+                paired[(n, "check", "kv-floor")] = list(zip(checks, kv))
+                paired[(n, "check", "kv-floor-fast")] = list(zip(checks, kv_fast))
             results[n] = row
             loads.append(os.getloadavg()[0])
             # each size as soon as it is measured: a long run cut short still leaves its numbers
             print(f"   {n} services: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, steps)
+    if paired:
+        print("\nThe same ratios run by run (numerator and floor measured back to back), and their median:\n")
+        for (n, a, b), runs in paired.items():
+            wall = [x[0] / y[0] for x, y in runs if y[0] > 0]
+            cpu = [x[3] / y[3] for x, y in runs if y[3] > 0]
+            print(f"- {n} services: {a} / {b}: wall " + ", ".join(f"{r:.2f}" for r in wall)
+                  + f" (median {sorted(wall)[len(wall) // 2]:.2f}x); CPU " + ", ".join(f"{r:.2f}" for r in cpu)
+                  + f" (median {sorted(cpu)[len(cpu) // 2]:.2f}x)")
     print(f"\nLoad average (1 min) seen during the run: {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} CPUs.")
     if args.json:
         args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
