@@ -508,3 +508,35 @@ def test_an_answers_file_whose_render_cannot_be_repeated_is_noted_once(tmp_path:
     assert cli.main(["check", str(tmp_path), "--validator", "parse", "--only-generated"]) == 1
     err = capsys.readouterr().err
     assert "note: cannot tell" in err and "no file phasekit wrote" in err, err
+
+
+def test_the_longest_calls_start_first_and_short_ones_finish_the_run(tmp_path: Path) -> None:
+    """With one job, calls run in schedule order: promtool's unit tests (longest) before a terraform plan
+    (grows with the system) before a batch (yamllint is long too) before a single short call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("promtool", "shellcheck", "terraform", "check-jsonschema"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    root = tmp_path / "repo"
+    (root / ".github").mkdir(parents=True)
+    (root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "rules_test.yml").write_text("rule_files: [rules.yml]\ntests: []\n")
+    (root / ".github" / "dependabot.yml").write_text("version: 2\nupdates: []\n")
+    (root / "main.tf").write_text('variable "a" {}\n')
+    (root / "dev.tfvars").write_text('a = 1\n')
+
+    class Order:
+        def __init__(self) -> None:
+            self.labels: list[str] = []
+
+        def start(self, total: int) -> None:
+            pass
+
+        def step(self, label: str) -> None:
+            self.labels.append(label.split()[0])
+
+    order = Order()
+    check.run(root, validators=["shellcheck", "schema-dependabot", "terraform-tfvars", "promtool-test"],
+              jobs=1, progress=order, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert order.labels == ["promtool-test", "terraform-tfvars", "schema-dependabot", "shellcheck"]
