@@ -21,7 +21,7 @@ from .validators import ALL, by_name
 
 
 # Go validators (helm, promtool, terraform, kubectl, opa, ...) collect garbage half as often: promtool's rule
-# unit tests at 200 services spend a third less CPU (23 -> 17 s), helm alike; GOMEMLIMIT makes a
+# unit tests at 200 services spend a quarter less CPU (23 -> 17 s), helm alike; GOMEMLIMIT makes a
 # process collect sooner as its heap nears 250 MiB. A value in the caller's environment wins.
 GO_ENV = {"GOGC": "200", "GOMEMLIMIT": "250MiB"}
 

@@ -12,7 +12,7 @@ definitions included: 40% of its time) and parses YAML in pure Python (35%). Whe
 it runs under its own interpreter with `FAST` first: each schema file is read once per call, and a file is
 read with libyaml where libyaml can (anything libyaml rejects is read again by kubernetes-validate's own
 loader, which gives its own error message). The verdicts and lines are those of the plain command
-(tests/check compare them document by document).
+(tests/check compares them file by file).
 """
 
 from __future__ import annotations
