@@ -1,12 +1,15 @@
 """phasekit benchmark: how capture, apply, update and check grow with the number of services.
 
-    python benchmarks/run.py [--sizes 1,10,50,200,1000] [--steps capture,apply,update,update-add,check]
+    python benchmarks/run.py [--sizes 1,10,50,200,1000] [--steps capture,apply,update,update-add,check] [--repeat 3]
 
 Each step runs `phasekit` in its own process (as a user would) and reports wall time, CPU time, peak
 memory (max RSS of the process and the children it waited for) and files written. Two floors: the Jinja2
 floor renders every blueprint file with Jinja2 alone, in-process, with the filters copier gives templates
 (what any generator of these files must spend); the kubernetes-validate floor is one call over every
-distinct Kubernetes document `check` validates. Prints Markdown tables, the growth ratio (time at the
+distinct Kubernetes document `check` validates (also reported as `check` makes that call: kubernetes-validate
+with its schema reads memoized, "kv-floor-fast"). apply and the Jinja2 floor, and check and the
+kubernetes-validate floors, run interleaved --repeat times (both sides see the same load; the median run is
+reported, the peak memory of check is the largest of its runs). Prints Markdown tables, the growth ratio (time at the
 largest size / time at 10 services) and the ratios the targets are set in: update / apply, update-add /
 apply, check / kubernetes-validate floor, apply / Jinja2 floor, in wall and in CPU seconds (CPU seconds
 hardly move when other work shares the machine). A benchmark, not a test: nothing fails on a slow machine.
@@ -128,11 +131,9 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int, float]:
     return time.perf_counter() - start, files, time.process_time() - cpu
 
 
-def kubernetes_floor(work: Path, env: dict[str, str]) -> tuple[float, int, float]:
-    """(seconds, documents, CPU seconds) of one kubernetes-validate call over every distinct Kubernetes
-    document `check` validates: the plain manifests and the chart rendered for each values file (helm's
-    rendering is not timed). What any check of these manifests against the API schemas must spend."""
-    from phasekit.check import _runner
+def kubernetes_documents(work: Path, env: dict[str, str]) -> dict[str, str]:
+    """key -> text of every distinct Kubernetes document `check` validates: the plain manifests and the chart
+    rendered for each values file, split and keyed as `check` keys them."""
     from phasekit.check._inventory import Inventory
     from phasekit.check.validators import helm, kubernetes
 
@@ -144,19 +145,39 @@ def kubernetes_floor(work: Path, env: dict[str, str]) -> tuple[float, int, float
                                    *(["--values", str(variant.path / values)] if values else [])],
                                   env=env, capture_output=True, text=True, check=True)
         texts.append(rendered.stdout)
-    pieces = {key: text for t in texts for key, text in kubernetes._pieces(t)}
+    return {key: text for t in texts for key, text in kubernetes._pieces(t)}
+
+
+def kubernetes_floor(work: Path, pieces: dict[str, str], env: dict[str, str], fast: bool = False) -> tuple[float, int, float]:
+    """(seconds, documents, CPU seconds) of one `kubernetes-validate --strict` call over every distinct
+    Kubernetes document `check` validates (helm's rendering is not timed): what any check of these manifests
+    against the API schemas spends. fast: the call as `check` makes it (kubernetes-validate under its own
+    interpreter with its schema reads memoized and its YAML read in C; the same verdicts, line for line)."""
+    from phasekit.check import _core, _runner
+    from phasekit.check.validators import kubernetes
+
     with tempfile.TemporaryDirectory(prefix="phasekit-kv-floor-") as folder:
         for key, text in pieces.items():
             Path(folder, f"{key}.yaml").write_text(text, encoding="utf-8")
-        argv = ["kubernetes-validate", "--strict", "-k", _runner.default_kube_version(work), *[f"{k}.yaml" for k in pieces]]
+        command = ["kubernetes-validate"]
+        if fast:
+            command = kubernetes.python_command(_core.Context(root=work, env=env), "kubernetes-validate", kubernetes.FAST)
+        argv = [*command, "--strict", "-k", _runner.default_kube_version(work), *[f"{k}.yaml" for k in pieces]]
         seconds, _, _, cpu = run(argv, Path(folder), env)
     return seconds, len(pieces), cpu
+
+
+def median_of(runs: list[tuple]) -> tuple:
+    """The run with the median wall time (its own memory, count and CPU seconds kept with it)."""
+    return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50,200,1000")
     parser.add_argument("--steps", default="capture,apply,update,update-add,check")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of apply, check and their floors, interleaved; "
+                        "the median is reported")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -164,6 +185,8 @@ def main() -> None:
     phasekit = [sys.executable, "-m", "phasekit.cli"]
     results: dict[int, dict[str, tuple[float, int, int]]] = {}
     names = [b.name for b in catalogue.available() if b.phase]
+    loads = [os.getloadavg()[0]]
+    paired: dict[tuple[int, str, str], list[tuple[tuple, tuple]]] = {}  # (size, a, b) -> each run's (a, b)
     with tempfile.TemporaryDirectory(prefix="phasekit-bench-") as tmp_name:
         tmp = Path(tmp_name)
         env = {**os.environ, "PHASEKIT_TEMPLATE_CACHE": str(tmp / "cache"), "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
@@ -188,12 +211,29 @@ def main() -> None:
             t, mem, _, cpu = run([*phasekit, "capture", "--from-compose", "docker-compose.yml", "--non-interactive"], work, env)
             row["capture"] = (t, mem, 1, cpu)
             arch = model.load(work / "architecture.yaml")
-            floor_seconds, floor_files, floor_cpu = jinja_floor(arch, names)
-            row["floor"] = (floor_seconds, 0, floor_files, floor_cpu)
+            floors, applies = [], []
+            for i in range(args.repeat):  # floor and apply interleaved: both see the same load
+                floor_seconds, floor_files, floor_cpu = jinja_floor(arch, names)
+                floors.append((floor_seconds, 0, floor_files, floor_cpu))
+                if "apply" not in steps and not ({"update", "update-add", "check"} & set(steps) and i == 0):
+                    continue
+                if i == 0:  # into the project itself (update and check go on from it), later runs into fresh folders
+                    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+                    t, mem, _, cpu = run([*phasekit, "apply", "--all"], work, env)
+                    applies.append((t, mem, count_files(work) - 2, cpu))
+                elif "apply" in steps:
+                    dest = tmp / f"apply-{n}-{i}"
+                    t, mem, _, cpu = run([*phasekit, "apply", "--all", "--dest", str(dest)], work, env)
+                    applies.append((t, mem, count_files(dest), cpu))
+                    shutil.rmtree(dest, ignore_errors=True)
+                print(f"   run {i + 1}: Jinja2 floor {floors[-1][0]:.2f} s / {floors[-1][3]:.2f} CPU-s"
+                      + (f", apply {applies[-1][0]:.2f} s / {applies[-1][3]:.2f} CPU-s" if len(applies) > i else ""),
+                      file=sys.stderr, flush=True)
+            row["floor"] = median_of(floors)
+            if applies:
+                row["apply"] = median_of(applies)
+                paired[(n, "apply", "floor")] = list(zip(applies, floors))
             if {"apply", "update", "update-add", "check"} & set(steps):
-                subprocess.run(["git", "init", "-q"], cwd=work, check=True)
-                t, mem, _, cpu = run([*phasekit, "apply", "--all"], work, env)
-                row["apply"] = (t, mem, count_files(work) - 2, cpu)
                 subprocess.run(["git", "add", "-A"], cwd=work, check=True, env=env)
                 subprocess.run(["git", "commit", "-qm", "apply"], cwd=work, check=True, env=env)
             if "update" in steps:
@@ -209,31 +249,57 @@ def main() -> None:
                 changed = subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True).stdout
                 row["update-add"] = (t, mem, len(changed.splitlines()), cpu)
             if "check" in steps:
-                t, mem, _, cpu = run([*phasekit, "check", "."], work, env)
-                row["check"] = (t, mem, 0, cpu)
-                t, documents, cpu = kubernetes_floor(work, env)
-                row["kv-floor"] = (t, 0, documents, cpu)
+                pieces = kubernetes_documents(work, env)
+                checks, kv, kv_fast = [], [], []
+                for i in range(args.repeat):  # check and the floors interleaved: all see the same load
+                    t, mem, code, cpu = run([*phasekit, "check", "."], work, env)
+                    checks.append((t, mem, code, cpu))
+                    t, documents, cpu = kubernetes_floor(work, pieces, env)
+                    kv.append((t, 0, documents, cpu))
+                    t, documents, cpu = kubernetes_floor(work, pieces, env, fast=True)
+                    kv_fast.append((t, 0, documents, cpu))
+                    print(f"   run {i + 1}: check {checks[-1][0]:.2f} s / {checks[-1][3]:.2f} CPU-s / {checks[-1][1]} MiB, "
+                          f"kv floor {kv[-1][0]:.2f} s / {kv[-1][3]:.2f} CPU-s, same call as check makes it "
+                          f"{t:.2f} s / {cpu:.2f} CPU-s ({documents} documents); load {os.getloadavg()[0]:.1f}",
+                          file=sys.stderr, flush=True)
+                row["check"] = median_of(checks)
+                row["check"] = (*row["check"][:2], 0, row["check"][3])
+                row["check-peak"] = (0, max(c[1] for c in checks), 0, 0)
+                row["kv-floor"] = median_of(kv)
+                row["kv-floor-fast"] = median_of(kv_fast)
+                paired[(n, "check", "kv-floor")] = list(zip(checks, kv))
+                paired[(n, "check", "kv-floor-fast")] = list(zip(checks, kv_fast))
             results[n] = row
+            loads.append(os.getloadavg()[0])
             # each size as soon as it is measured: a long run cut short still leaves its numbers
             print(f"   {n} services: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, steps)
+    if paired:
+        print("\nThe same ratios run by run (numerator and floor measured back to back), and their median:\n")
+        for (n, a, b), runs in paired.items():
+            wall = [x[0] / y[0] for x, y in runs if y[0] > 0]
+            cpu = [x[3] / y[3] for x, y in runs if y[3] > 0]
+            print(f"- {n} services: {a} / {b}: wall " + ", ".join(f"{r:.2f}" for r in wall)
+                  + f" (median {sorted(wall)[len(wall) // 2]:.2f}x); CPU " + ", ".join(f"{r:.2f}" for r in cpu)
+                  + f" (median {sorted(cpu)[len(cpu) // 2]:.2f}x)")
+    print(f"\nLoad average (1 min) seen during the run: {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} CPUs.")
     if args.json:
         args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1))
 
 
-RATIOS = (("update", "apply"), ("update-add", "apply"), ("check", "kv-floor"), ("apply", "floor"))
+RATIOS = (("update", "apply"), ("update-add", "apply"), ("check", "kv-floor"), ("check", "kv-floor-fast"), ("apply", "floor"))
 
 
 def report(results: dict, sizes: list[int], steps: list[str]) -> None:
-    columns = [s for s in ["capture", "apply", "update", "update-add", "check", "floor", "kv-floor"]
-               if s in steps or s == "floor" or (s == "kv-floor" and "check" in steps)]
+    columns = [s for s in ["capture", "apply", "update", "update-add", "check", "floor", "kv-floor", "kv-floor-fast"]
+               if s in steps or s == "floor" or (s.startswith("kv-floor") and "check" in steps)]
     print("| services | " + " | ".join(f"{c} s" for c in columns) + " | apply peak MiB | check peak MiB | files written |")
     print("|---" * (len(columns) + 4) + "|")
     for n in sizes:
         row = results[n]
         cells = [f"{row[c][0]:.2f}" if c in row else "-" for c in columns]
-        apply, checked = row.get("apply", (0, 0, 0)), row.get("check", (0, 0, 0))
+        apply, checked = row.get("apply", (0, 0, 0)), row.get("check-peak", (0, 0, 0))
         print(f"| {n} | " + " | ".join(cells) + f" | {apply[1]} | {checked[1] or '-'} | {apply[2]} |")
     print("\nCPU seconds (user + system of the command and its children; the Jinja2 floor's own process time):\n")
     print("| services | " + " | ".join(f"{c} CPU s" for c in columns) + " |")

@@ -423,3 +423,120 @@ def test_answers_files_are_not_linted_but_still_parsed(tmp_path: Path) -> None:
     assert not report.select(validator="yamllint", artifact=".copier-answers.adr.yml")
     assert report.select(validator="parse", artifact=".copier-answers.adr.yml")[0].status is Status.FAILED
     assert report.select(validator="yamllint", artifact="values.yaml")[0].status is Status.FAILED
+
+
+# --- validators run under their own interpreter with set-up code -----------------------------------------------
+def test_kubernetes_validate_fast_gives_the_plain_commands_verdicts_line_for_line(tmp_path: Path) -> None:
+    """kubernetes-validate with its schema reads memoized and its YAML read in C prints what the plain
+    command prints, for passing, failing, schema-less, `=`-valued, multi-document and unparsable files."""
+    from phasekit.check.validators import kubernetes
+
+    _require("kubernetes-validate")
+    ctx = check.Context(root=tmp_path, env=dict(os.environ))
+    fast = kubernetes.python_command(ctx, "kubernetes-validate", kubernetes.FAST)
+    assert fast[1:] == ["-c", kubernetes.FAST], "kubernetes-validate is not a Python script here"
+    files = {
+        "good.yaml": (GOOD / "k8s" / "deployment.yaml").read_text(),
+        "bad.yaml": (BAD / "kubernetes-validate" / "deployment.yaml").read_text(),
+        "two.yaml": NAMESPACE + "---\n" + NAMESPACE.replace("name: shop", "name: shop2") + "---\n",
+        "equals.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: =\n",
+        "crd.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
+        "unknown-field.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, y: 1}\n",
+        "tab.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n\tname: x\n",
+        "unclosed.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: [x\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    # one file per call for the unparsable ones: kubernetes-validate stops at the first file it cannot parse
+    for group in (["good.yaml", "bad.yaml", "two.yaml", "equals.yaml", "crd.yaml", "unknown-field.yaml"],
+                  ["tab.yaml"], ["unclosed.yaml"]):
+        args = ["--strict", "-k", "1.31", *group]
+        plain = ctx.run(["kubernetes-validate", *args], cwd=tmp_path)
+        quick = ctx.run([*fast, *args], cwd=tmp_path)
+        assert (quick.returncode, quick.stdout, quick.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+        assert plain.output, group
+    assert "ERROR bad.yaml did not validate" in ctx.run(["kubernetes-validate", "--strict", "bad.yaml"], cwd=tmp_path).output
+
+
+def test_checkov_runs_with_its_in_memory_debug_log_off_and_still_fails_a_finding(tmp_path: Path) -> None:
+    from phasekit.check.validators import checkov
+
+    _require("checkov")
+    ctx = check.Context(root=tmp_path, env=dict(os.environ))
+    assert checkov.python_command(ctx, "checkov", checkov.QUIET)[1:] == ["-c", checkov.QUIET]
+    shutil.copy(BAD / "checkov" / "Dockerfile", tmp_path / "Dockerfile")
+    report = check.run(tmp_path, validators=["checkov"])
+    assert report.select(validator="checkov", artifact="Dockerfile", status=Status.FAILED), check.format_text(report)
+
+
+def test_a_tool_that_is_no_python_script_runs_as_itself(tmp_path: Path) -> None:
+    from phasekit.check.validators._script import python_command
+
+    (tmp_path / "tool").write_text("#!/bin/sh\necho hi\n")
+    (tmp_path / "tool").chmod(0o755)
+    (tmp_path / "py").write_text("#!/usr/bin/env python3\nprint('hi')\n")  # env: interpreter not known
+    (tmp_path / "py").chmod(0o755)
+    ctx = check.Context(root=tmp_path, env={"PATH": str(tmp_path)})
+    assert python_command(ctx, "tool", "x") == ["tool"]
+    assert python_command(ctx, "py", "x") == ["py"]
+    assert python_command(ctx, "absent", "x") == ["absent"]
+
+
+def test_go_validators_get_a_lighter_garbage_collector_unless_the_caller_set_one(tmp_path: Path) -> None:
+    """GOGC/GOMEMLIMIT reach the tools check runs; a value in the caller's environment wins."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "seen"
+    (bin_dir / "promtool").write_text(f'#!/bin/sh\necho "$GOGC $GOMEMLIMIT" >> {seen}\n')
+    (bin_dir / "promtool").chmod(0o755)
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "prometheus.yml").write_text("global: {scrape_interval: 15s}\nscrape_configs: []\n")
+    check.run(root, validators=["promtool-config"], env={"PATH": str(bin_dir)})
+    check.run(root, validators=["promtool-config"], env={"PATH": str(bin_dir), "GOGC": "50"})
+    assert seen.read_text().splitlines() == ["200 250MiB", "50 250MiB"]
+
+
+def test_an_answers_file_whose_render_cannot_be_repeated_is_noted_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Which files phasekit wrote is found while the validators run; what cannot be told is still said."""
+    (tmp_path / ".copier-answers.adr.yml").write_text(
+        '# Written by copier\n{"_commit": "v9.9.9", "_src_path": "/nowhere/template", "architecture": {}}\n')
+    (tmp_path / "docs").mkdir()
+    assert cli.main(["check", str(tmp_path), "--validator", "parse"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("note: cannot tell which files .copier-answers.adr.yml rendered") == 1, err
+    assert cli.main(["check", str(tmp_path), "--validator", "parse", "--only-generated"]) == 1
+    err = capsys.readouterr().err
+    assert "note: cannot tell" in err and "no file phasekit wrote" in err, err
+
+
+def test_the_longest_calls_start_first_and_short_ones_finish_the_run(tmp_path: Path) -> None:
+    """With one job, calls run in schedule order: promtool's unit tests (longest) before a terraform plan
+    (grows with the system) before a batch (yamllint is long too) before a single short call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("promtool", "shellcheck", "terraform", "check-jsonschema"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    root = tmp_path / "repo"
+    (root / ".github").mkdir(parents=True)
+    (root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "rules_test.yml").write_text("rule_files: [rules.yml]\ntests: []\n")
+    (root / ".github" / "dependabot.yml").write_text("version: 2\nupdates: []\n")
+    (root / "main.tf").write_text('variable "a" {}\n')
+    (root / "dev.tfvars").write_text('a = 1\n')
+
+    class Order:
+        def __init__(self) -> None:
+            self.labels: list[str] = []
+
+        def start(self, total: int) -> None:
+            pass
+
+        def step(self, label: str) -> None:
+            self.labels.append(label.split()[0])
+
+    order = Order()
+    check.run(root, validators=["shellcheck", "schema-dependabot", "terraform-tfvars", "promtool-test"],
+              jobs=1, progress=order, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert order.labels == ["promtool-test", "terraform-tfvars", "schema-dependabot", "shellcheck"]

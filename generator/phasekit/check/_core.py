@@ -188,7 +188,7 @@ class Validator:
     name: ClassVar[str] = ""
     tools: ClassVar[tuple[str, ...]] = ()  # executables that must be on PATH
     description: ClassVar[str] = ""
-    slow: ClassVar[bool] = False  # scheduled first
+    slow: ClassVar[int] = 0  # scheduled first, a larger number sooner (calls that grow with the system: 1; the longest: 2)
     batch: ClassVar[bool] = False  # True: check_batch(artifacts, ctx) checks all artifacts in one tool call
 
     def missing(self, ctx: Context) -> list[str]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import check as checker
 from ..errors import PhasekitError
 from ..progress import Progress
+
+if TYPE_CHECKING:
+    from ..check._generated import Generated
 
 
 class CheckFailed(PhasekitError):
@@ -47,15 +51,17 @@ def command(directory: Path, fmt: str, only_generated: bool, strict: bool, kube_
         raise click.BadParameter(f"{kube_version!r} is not a version like 1.31", param_hint="--kube-version")
     from ..check import _generated
 
-    generated = _generated.find(directory)  # which files phasekit wrote: the applied blueprints, rendered again
-    for answers in generated.unknown:
-        click.secho(f"note: cannot tell which files {answers} rendered (its template version is not here)",
-                    fg="yellow", err=True)
-    if only_generated and not generated:
+    # which files phasekit wrote (the applied blueprints, rendered again), found while the validators run
+    pending = _generated.find_in_background(directory)
+    generated = pending.result() if only_generated else None
+    if generated is not None and not generated:
+        _notes(generated)
         raise PhasekitError(f"{directory}: no file phasekit wrote (no applied blueprint whose render can be repeated)")
     with Progress("check") as progress:
         report = checker.run(directory, validators=only or None, kube_version=kube_version, timeout=timeout, jobs=jobs,
-                             progress=progress, include=generated.owns if only_generated else None)
+                             progress=progress, include=generated.owns if generated is not None else None)
+    generated = pending.result()
+    _notes(generated)
     if fmt == "json":
         click.echo(checker.format_json(report, generated))
     elif fmt == "sarif":
@@ -65,3 +71,9 @@ def command(directory: Path, fmt: str, only_generated: bool, strict: bool, kube_
     if not report.ok(strict=strict):
         reason = f"{report.failed} failed" if report.failed else f"{report.skipped} skipped (--strict)"
         raise CheckFailed(f"check: {reason}")
+
+
+def _notes(generated: Generated) -> None:
+    for answers in generated.unknown:
+        click.secho(f"note: cannot tell which files {answers} rendered (its template version is not here)",
+                    fg="yellow", err=True)

@@ -50,6 +50,7 @@ def _compose(ctx: Context, project: Project) -> list[Service]:
 
 class Fidelity(Validator):
     name = "fidelity"
+    slow = 1  # renders the chart per values file and compares every service
     description = ("compose file(s) vs the rendered chart, NetworkPolicies and terraform.tfvars: image, command, "
                    "volumes, ports, probes, workload kind, scaling, edges (issue 12 contract)")
 

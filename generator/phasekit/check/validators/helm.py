@@ -37,6 +37,7 @@ class HelmLint(Validator):
     name = "helm-lint"
     tools = ("helm",)
     description = "helm lint --strict per values-<env>.yaml"
+    slow = 1
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
         return chart_variants(inventory)
@@ -51,6 +52,7 @@ class HelmTemplate(Validator):
     name = "helm-template"
     tools = ("helm",)
     description = "helm template per values-<env>.yaml, output through kubernetes-validate --strict"
+    slow = 1
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
         return chart_variants(inventory)

@@ -52,3 +52,4 @@ class PromtoolTest(_Promtool):
     argv = ("test", "rules")
     description = "promtool test rules (rule unit tests)"
     wanted = staticmethod(is_rule_test)
+    slow = 2  # evaluates every rule at every step: the longest single call at 200 services

@@ -133,6 +133,7 @@ class TerraformTfvars(Validator):
     name = "terraform-tfvars"
     tools = ("terraform",)
     description = "each .tfvars planned against a provider-free copy of the variables of the module it sets"
+    slow = 1  # a terraform plan per environment
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
         modules = {d: {b.labels[0]: b for b in variable_blocks(d) if b.labels} for d in tf_dirs(inventory)}
