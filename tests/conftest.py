@@ -1,21 +1,15 @@
-"""Shared fixtures: the bundled examples, a private template cache, rendering a blueprint, running a tool."""
+"""Shared fixtures: the bundled examples, a private template cache, rendered blueprints. Plain helpers are in
+helpers.py (`from helpers import ...`)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import stat
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
+from helpers import EXAMPLES, REPO, example_ids
 from phasekit import model, render
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(REPO.glob("examples/*/architecture.yaml"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,10 +23,6 @@ def _template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def template_source(_template_cache: Path) -> render.Source:
     return render.Source.resolve(None, None)
-
-
-def example_ids() -> list[str]:
-    return [p.parent.name for p in EXAMPLES]
 
 
 @pytest.fixture(params=EXAMPLES, ids=example_ids())
@@ -57,40 +47,3 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, template_source: render.S
         return _RENDERED[key]
 
     return _render
-
-
-def render_arch(arch: dict, dest: Path, *blueprints: str) -> Path:
-    """Render an in-memory architecture (validated first) into dest."""
-    arch = model.validate(arch, "test")
-    render.apply(arch, dest, list(blueprints), render.Source.resolve(None, None))
-    return dest
-
-
-def run_tool(argv: list[str], cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run a validator; skip the test (never pass it) when the tool is not installed."""
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} is not installed (run scripts/install-validators and source its env.sh)")
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def tree_of(folder: Path) -> dict[str, bytes]:
-    """Every file below folder (outside .git) -> its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
-
-
-def load_yaml_docs(path: Path) -> list:
-    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-
-
-@contextlib.contextmanager
-def read_only_folder(path: Path):
-    """A folder its owner may read but not write, made writable again afterwards; the test is skipped for a
-    user who can write anywhere (root), where the permission never bites."""
-    path.mkdir()
-    path.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(path, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        yield path
-    finally:
-        path.chmod(stat.S_IRWXU)

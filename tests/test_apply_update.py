@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import REPO, read_only_folder, tree_of
 from phasekit import model, render, template_repo
 from phasekit.errors import PhasekitError
 from phasekit.resources import template_root
-
-from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 ADR = Path("docs/architecture/decisions")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO, read_only_folder, tree_of
 from phasekit import cli, model
-
-from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 COMPOSE = "services:\n  api:\n    image: x:1\n    ports: ['8080']\n"

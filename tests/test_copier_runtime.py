@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, tree_of
+from helpers import REPO, tree_of
 from phasekit import blueprints, copier_runtime, model, render
 
 
@@ -108,8 +108,7 @@ def test_the_c_backed_to_nice_yaml_writes_what_copiers_filter_writes():
     assert not copier_runtime._c_dumpable({"a": "\u2028"}, 10000) and not copier_runtime._c_dumpable("top", 10000)
 
 
-def test_copiers_environments_get_the_c_backed_filter(tmp_path, template_source):
-    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+def test_copiers_environments_get_the_c_backed_filter():
     with copier_runtime.shared_compiles():
         from copier import _main
 

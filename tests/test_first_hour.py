@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -201,7 +201,7 @@ def test_services_named_like_the_monitoring_stack_keep_job_names_unique(tmp_path
     """A system running its own prometheus/grafana/alertmanager: the stack's jobs are renamed, promtool passes."""
     import pytest
 
-    from conftest import render_arch
+    from helpers import render_arch
     from phasekit import check, model
 
     if shutil.which("promtool") is None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import shutil
-from pathlib import Path
+import subprocess
 
 import pytest
 import yaml
 
+from helpers import EXAMPLES, REPO
 from phasekit import blueprints, model, render
-
-from conftest import EXAMPLES, REPO
 
 # Literal secret values the bundled compose files carry (the gap being closed); none may be written.
 SECRET_VALUES = ["changeme", "s3cr3t-token", "wiki-db-pass", "root-pass", "mw-secret-7d1e0c", "ghp_exampletokenvalue", "hunter2"]

@@ -11,10 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import REPO
 from phasekit import check, model, render
 from phasekit.errors import ModelError
-
-from conftest import REPO
 
 SYSTEM = ["adr", "health", "terraform", "monitoring", "ci", "helm", "events", "network-policy", "opa"]
 HOSTILE = 'Acme "Shop": yes # {{ 7*7 }} ${{ github.token }} $(touch /tmp/pwned) `id` \\n injected: true'

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_wheel_ships_template_and_entry_point(tmp_path):

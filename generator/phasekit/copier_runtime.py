@@ -153,8 +153,8 @@ def _fast_to_nice_yaml(shipped: Any) -> Any:
     def to_nice_yaml(a: Any, indent: int = 4, *args: Any, **kw: Any) -> str:
         width = kw.get("width", 80)
         if dumper is None or args or "Dumper" in kw or not isinstance(width, int) or not _c_dumpable(a, width):
-            return shipped(a, indent, *args, **kw)
-        return yaml.dump(a, Dumper=dumper, indent=indent, allow_unicode=True, default_flow_style=False, **kw)
+            return str(shipped(a, indent, *args, **kw))
+        return str(yaml.dump(a, Dumper=dumper, indent=indent, allow_unicode=True, default_flow_style=False, **kw))
 
     to_nice_yaml.shipped = shipped  # type: ignore[attr-defined]
     return to_nice_yaml
@@ -213,7 +213,7 @@ def load_answers(text: str) -> Any:
 
 @functools.cache
 def _memoised_environment(base: type) -> type:
-    class MemoisedEnvironment(base):  # type: ignore[misc, valid-type]
+    class MemoisedEnvironment(base):  # type: ignore[misc]
         memoised = True
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -222,7 +222,8 @@ def _memoised_environment(base: type) -> type:
             if shipped is not None and not hasattr(shipped, "shipped"):
                 self.filters["to_nice_yaml"] = _fast_to_nice_yaml(shipped)
 
-        def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: A003
+        def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                    defer_init: bool = False) -> Any:
             if raw or not isinstance(source, str):  # Python source wanted, or an AST: compile as is
                 return super().compile(source, name, filename, raw, defer_init)
             key = (source, name, filename, defer_init, _fingerprint(self))

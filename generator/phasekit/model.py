@@ -6,15 +6,16 @@ import copy
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import yaml
 
-from .errors import ModelError
 from . import derive
+from .errors import ModelError
 from .resources import schema_path
 
 Architecture = dict[str, Any]
@@ -41,7 +42,8 @@ WORKER_PROBE_COMMAND = ["/bin/sh", "/healthcheck/healthcheck.sh"]
 
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(schema_path().read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return loaded
 
 
 def dns_id(name: str) -> str:
@@ -74,7 +76,13 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         raise ModelError(f"{source}{where}: invalid YAML: {problem}") from None
     if data is None:
         raise ModelError(f"{source}: the file is empty")
-    return validate(data, source, lambda: yaml.compose(text))
+    return validate(data, source, lambda: _compose(text))
+
+
+def _compose(text: str) -> yaml.Node:
+    node = yaml.compose(text)
+    assert node is not None  # text parsed to a non-empty document above
+    return node
 
 
 # The C parser when PyYAML has it: architecture.yaml of a large system is megabytes.
@@ -101,7 +109,8 @@ class _UniqueKeyLoader(_C_OR_PURE_LOADER):  # type: ignore[valid-type,misc]
                         "while constructing a mapping", node.start_mark,
                         f"the key {key!r} is given twice (first on line {first + 1})", key_node.start_mark)
                 seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.Node] | None = None) -> Architecture:
@@ -446,7 +455,8 @@ def _ordered(value: Any, node: dict[str, Any]) -> Any:
 
 def ordered_service(entry: dict[str, Any]) -> dict[str, Any]:
     """One service's keys in the schema's order, as dump writes them."""
-    return _ordered(entry, schema()["$defs"]["service"])
+    ordered: dict[str, Any] = _ordered(entry, schema()["$defs"]["service"])
+    return ordered
 
 
 def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:

@@ -13,12 +13,12 @@ import subprocess
 import tarfile
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
-
 
 from . import blueprints as catalogue
 from . import chart_files, copier_runtime, gitcmd, template_repo
@@ -354,7 +354,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
             previews.append(preview.preview(arch, folder, name, source, keep=Path(renders) / str(i)))
         if dry_run:
             return previews
-        work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews)]
+        work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews, strict=True)]
         with _update_session(dest) as session:
             for folder, name, plan in work:
                 if progress is not None:
@@ -368,7 +368,7 @@ def update(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = Fa
                 # Before the first write: the marker names every path this blueprint may touch.
                 session.begin([answers, *(folder / rel for rel in plan.files)])
                 try:
-                    if rewrite:
+                    if rewrite and plan.answers is not None:
                         answers.write_bytes(plan.answers)
                     _merge(folder, plan)
                 except OSError as exc:  # a read-only generated file, a full disk
@@ -497,7 +497,7 @@ def _update_session(dest: Path) -> Iterator[_Session]:
     base = gitcmd.run(dest, "rev-parse", "HEAD")
     marker = _marker(dest)
     top = _toplevel(dest)
-    state = Interrupted(base, set(), datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), base)
+    state = Interrupted(base, set(), datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), base)
     state.write(marker)
     session = _Session(dest, top, marker, state)
     try:

@@ -1,5 +1,5 @@
-"""Fixtures for the assess tests (imported by the test modules; a conftest.py here would shadow tests/conftest.py
-for `from conftest import ...`): each example before and after `apply --all`, and the Mermaid parser."""
+"""Fixtures for the assess tests, imported by the test modules that use them: each example before and after
+`apply --all`, and the Mermaid parser."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from phasekit import assess, blueprints, model, render
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,9 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
+from helpers import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 EXAMPLE_NAMES = [p.parent.name for p in EXAMPLES]

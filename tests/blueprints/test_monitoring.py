@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml_docs, render_arch, run_tool
+from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model, render
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
@@ -238,7 +238,7 @@ def test_every_service_has_target_down_and_all_burn_rate_alerts(case):
         burns = sorted(((a["labels"]["long"], a["labels"]["short"], a) for a in alerts
                         if a["alert"] == "ErrorBudgetBurn"), key=lambda t: _minutes(t[0]))
         assert [(lo, sh) for lo, sh, _ in burns] == [(lo, sh) for lo, sh, *_ in BURN], name
-        for (long_, short, a), (_, _, factor, severity, for_) in zip(burns, BURN):
+        for (long_, short, a), (_, _, factor, severity, for_) in zip(burns, BURN, strict=True):
             assert a["labels"]["severity"] == severity and a["for"] in {for_, f"{_minutes(for_)}m"}
             limits = [float(x) for x in re.findall(r"> ([0-9.e-]+)", a["expr"])]
             assert limits == pytest.approx([factor * budget] * 2, rel=1e-4), a["expr"]

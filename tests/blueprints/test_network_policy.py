@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml_docs, render_arch, run_tool
+from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))

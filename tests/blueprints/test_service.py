@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import REPO, run_tool
 from phasekit import model
 from phasekit.cli import main as phasekit
-
-from conftest import REPO, run_tool
 
 # (name, language, kind, port): one service per flavour, all added to the same repository.
 FLAVOURS = [

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .. import model
 from ..errors import ModelError, PhasekitError
@@ -55,23 +56,23 @@ class QuestionaryAsker:
     def text(self, message: str, default: str = "", validate: Validator | None = None) -> str:
         import questionary
 
-        return self._ask(questionary.text(message, default=default, validate=validate or (lambda _: True)))
+        return str(self._ask(questionary.text(message, default=default, validate=validate or (lambda _: True))))
 
     def select(self, message: str, choices: list[str], default: str | None = None) -> str:
         import questionary
 
-        return self._ask(questionary.select(message, choices=choices, default=default))
+        return str(self._ask(questionary.select(message, choices=choices, default=default)))
 
     def confirm(self, message: str, default: bool = True) -> bool:
         import questionary
 
-        return self._ask(questionary.confirm(message, default=default))
+        return bool(self._ask(questionary.confirm(message, default=default)))
 
     def checkbox(self, message: str, choices: list[str], default: list[str] | None = None) -> list[str]:
         import questionary
 
         options = [questionary.Choice(c, checked=c in (default or [])) for c in choices]
-        return self._ask(questionary.checkbox(message, choices=options))
+        return [str(c) for c in self._ask(questionary.checkbox(message, choices=options))]
 
 
 class ScriptedAsker:
@@ -103,7 +104,7 @@ class ScriptedAsker:
         answer = self._next(message, default)
         if answer not in choices:
             raise AssertionError(f"{message}: {answer!r} is not one of {choices}")
-        return answer
+        return str(answer)
 
     def confirm(self, message: str, default: bool = True) -> bool:
         return bool(self._next(message, default))

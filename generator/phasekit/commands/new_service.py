@@ -18,7 +18,7 @@ import click
 import yaml
 
 from .. import lock, model, render
-from ..errors import PhasekitError
+from ..errors import ModelError, PhasekitError
 from ._options import arch_option, template_option, vcs_ref_option
 
 LANGUAGES = ("python", "go", "node")
@@ -110,7 +110,7 @@ def _declared(arch: dict[str, Any], name: str, entry: dict[str, Any]) -> bool:
     """The architecture already holds exactly the entry this command adds (an earlier run of it)."""
     existing = next((s for s in arch["services"] if s["name"] == name), None)
     normal = model.normalise({"project": {"name": "x"}, "services": [copy.deepcopy(entry)]})["services"][0]
-    return existing == normal
+    return bool(existing == normal)
 
 
 def _started_here(dest: Path, arch: dict[str, Any], source: render.Source, answers: dict[str, Any]) -> bool:
@@ -133,7 +133,7 @@ def _with_service(text: str, entry: dict[str, Any], expected: dict[str, Any], ar
             try:
                 if model.parse(candidate, str(arch_path)) == expected:
                     return candidate
-            except model.ModelError:
+            except ModelError:
                 continue
     return model.dump(expected, _schema_ref(arch_path))
 
