@@ -16,6 +16,7 @@ import yaml
 
 from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model, render
+from phasekit import update as updating
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
 PROM = Path("monitoring/prometheus")
@@ -520,7 +521,7 @@ def test_update_follows_the_architecture_and_keeps_user_edits(tmp_path):
         subprocess.run(["git", *argv], cwd=dest, env=env, check=True, capture_output=True)
     changed = copy.deepcopy(SMALL)
     changed["services"][0]["slo"] = {"availability": 99.0, "latency_ms": 250}
-    render.update(model.validate(changed, "test"), dest, render.Source.resolve(None, None))
+    updating.run(model.validate(changed, "test"), dest, render.Source.resolve(None, None))
     name = SMALL["services"][0]["name"]
     fast = next(a for a in _alerts(dest, name) if a["alert"] == "ErrorBudgetBurn" and a["labels"]["long"] == "1h")
     assert fast["expr"].endswith("> 0.144")  # 14.4 x (1 - 0.99)
