@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
-import io
-import json
 import os
-import re
 import shutil
-import tarfile
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +18,7 @@ from typing import Any
 import yaml
 
 from . import blueprints as catalogue
-from . import chart_files, copier_runtime, gitcmd, template_repo
+from . import chart_files, copier_runtime, template_repo
 from .errors import PhasekitError
 from .model import Architecture
 
@@ -51,74 +47,7 @@ class Source:
         repo = Path(self.src_path).expanduser()
         if not self.vcs_ref or not (repo / ".git").exists():
             return None
-        key = (str(repo.resolve()), self.vcs_ref)
-        if key not in _PLAIN:
-            _PLAIN[key] = _extract(repo, self.vcs_ref)
-        return _PLAIN[key]
-
-
-_PLAIN: dict[tuple[str, str], tuple[Path, str]] = {}
-_PLAIN_ROOT: list[tempfile.TemporaryDirectory[str]] = []  # removed when the process ends
-
-
-def _extract(repo: Path, ref: str) -> tuple[Path, str]:
-    commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
-    if not _PLAIN_ROOT:
-        _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
-    folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
-    folder.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
-        archive.extractall(folder, filter="data")
-    return folder, commit
-
-
-def _record_origin(answers: Path, source: Source, commit: str) -> None:
-    """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
-    writes them when it renders from git: the blueprints write answers with copier's `to_nice_json`
-    filter (sorted keys, indent 2, characters unescaped: YAML readers reject JSON's surrogate-pair
-    escapes), which is repeated here after the header comment. The two top-level lines are edited in
-    place (`_with_origin`) rather than the whole architecture dumped again; the same bytes either way."""
-    text = answers.read_text(encoding="utf-8")
-    body_at = text.index("{")
-    origin = {"_commit": commit, "_src_path": source.src_path}
-    body = _with_origin(text[body_at:], origin)
-    if body is None:
-        data = json.loads(text[body_at:])
-        data.update(origin)
-        body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
-    answers.write_text(text[:body_at] + body, encoding="utf-8")
-
-
-_TOP_KEY = re.compile(r'^  ("(?:[^"\\]|\\.)*"): ', re.MULTILINE)
-
-
-def _with_origin(body: str, origin: dict[str, str]) -> str | None:
-    """body (indent-2 JSON, keys sorted) with origin's top-level string values set; None when it is not
-    that shape (then the caller dumps it again)."""
-    if not body.startswith("{\n") or not body.endswith("\n}\n"):
-        return None
-    found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
-    keys = [k for k, _, _ in found]
-    if keys != sorted(keys) or len(set(keys)) != len(keys):
-        return None
-    for key, value in origin.items():
-        encoded = json.dumps(value, ensure_ascii=False)
-        spans = {k: (start, end) for k, start, end in found}
-        if key in spans:
-            start, end = spans[key]
-            line_end = body.index("\n", end)
-            old = body[end:line_end]
-            if not old.startswith('"') or old.rstrip(",")[-1:] != '"' or json.loads(old.rstrip(",")) is None:
-                return None
-            body = body[:end] + encoded + ("," if old.endswith(",") else "") + body[line_end:]
-        else:
-            after = [start for k, start, _ in found if k > key]
-            if not after:
-                return None  # it would be the last key: the line before it needs a comma
-            at = after[0]
-            body = body[:at] + f"  {json.dumps(key)}: {encoded},\n" + body[at:]
-        found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
-    return body
+        return copier_runtime.plain_copy(repo, self.vcs_ref)
 
 
 @dataclass
@@ -160,7 +89,7 @@ def render_to(tmp: Path, arch: Architecture, blueprint: str, source: Source, ext
         except (ValueError, copier.errors.CopierError) as exc:
             raise PhasekitError(f"blueprint {blueprint}: {_first_line(exc)}") from None
     if plain:
-        _record_origin(tmp / answers_file(blueprint), source, plain[1])
+        copier_runtime.record_origin(tmp / answers_file(blueprint), source.src_path, plain[1])
 
 
 def apply(
