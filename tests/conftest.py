@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import EXAMPLES, REPO, example_ids
-from phasekit import model, render
+from phasekit import blueprints, model, render
+
+PHASE_BLUEPRINTS = [b.name for b in blueprints.available() if b.phase]  # what `apply --all` applies
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,3 +49,41 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, template_source: render.S
         return _RENDERED[key]
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def all_applied(rendered):
+    """all_applied(example_name) -> a folder with every phase blueprint applied for that example, as
+    `phasekit apply --all` writes it beside the example (config files the chart copies come from the example).
+    One render per example and session, shared by every test that needs the whole output: treat it as
+    read-only (copy it to change it)."""
+
+    def _all(example: str) -> Path:
+        return rendered(example, *PHASE_BLUEPRINTS)
+
+    return _all
+
+
+# ---------------------------------------------------------------- the fast lane (`-m "not slow"`)
+# Every test runs in the fast lane on one example; the other examples run in the slow lane with the rest of
+# what is marked slow (every blueprint on every example, the corpus, end-to-end runs, the 1,000-service case).
+# The rule is here, once, rather than a mark on each parametrised test.
+FAST_EXAMPLE = "filetransfer"
+OTHER_EXAMPLES = {p.parent.name for p in EXAMPLES} - {FAST_EXAMPLE}
+
+
+def _names_another_example(value: object) -> bool:
+    if isinstance(value, Path):
+        return value.name == "architecture.yaml" and value.parent.name in OTHER_EXAMPLES
+    if isinstance(value, str):
+        return value in OTHER_EXAMPLES
+    if isinstance(value, (tuple, list)):
+        return any(_names_another_example(v) for v in value)
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and any(_names_another_example(v) for v in callspec.params.values()):
+            item.add_marker(pytest.mark.slow)

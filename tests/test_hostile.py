@@ -136,7 +136,7 @@ def test_any_valid_architecture_renders_parseable_output(tmp_path_factory, templ
     assert failed == []
 
 
-@pytest.mark.parametrize("count", [0, 1000])
+@pytest.mark.parametrize("count", [0, pytest.param(1000, marks=pytest.mark.slow)])  # 1,000: a benchmark, really
 def test_zero_and_a_thousand_services(count, tmp_path, template_source):
     services = [{"name": f"svc-{i}", "ports": [{"port": 8000 + i % 1000}], "depends_on": [f"svc-{i - 1}"] if i else []}
                 for i in range(count)]
