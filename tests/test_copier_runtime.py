@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import REPO, tree_of
 from phasekit import blueprints, copier_runtime, model, render
 
@@ -36,6 +38,7 @@ def test_a_repeated_yield_path_still_renders_one_file_per_item(tmp_path, templat
         assert envs == sorted(f"{e}.tfvars" for e in arch["environments"]), attempt
 
 
+@pytest.mark.slow  # `apply --all` in three new processes
 def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt_cache(tmp_path, monkeypatch,
                                                                                          template_source):
     """Compiled code kept on disk (next to the template cache) gives the same bytes in a new process, and an

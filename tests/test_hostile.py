@@ -90,6 +90,7 @@ def test_no_expression_from_input_reaches_a_workflow(hostile_output):
         assert not [ln for ln in code if "github.token }} $(touch" in ln], workflow
 
 
+@pytest.mark.slow  # every blueprint, then the validators
 def test_hostile_output_passes_every_validator(hostile_output):
     _, dest = hostile_output
     report = check.run(dest)
@@ -122,6 +123,7 @@ def small_architectures(draw):
             "datastores": [{"name": "store", "engine": draw(st.sampled_from(["postgres", "redis", "mysql", "nats"]))}]}
 
 
+@pytest.mark.slow  # every blueprint for each of 12 generated architectures
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(small_architectures())
 def test_any_valid_architecture_renders_parseable_output(tmp_path_factory, template_source, data):

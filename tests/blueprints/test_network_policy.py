@@ -513,6 +513,7 @@ def test_kustomize_builds_every_manifest(rendered, example: str) -> None:
     assert sorted(map(key, built)) == sorted(map(key, all_docs(folder)))
 
 
+@pytest.mark.slow  # checkov
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_checkov_reports_no_failed_check(rendered, example: str) -> None:
     folder = rendered(example, "network-policy") / FOLDER

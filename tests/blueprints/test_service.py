@@ -312,6 +312,7 @@ def test_node_service_parses_and_its_tests_pass(repo: Path, name: str) -> None:
     assert re.search(r"^# fail 0$", result.stdout, re.M)
 
 
+@pytest.mark.slow  # go vet and go test
 @pytest.mark.parametrize("name", ["catalog-api", "indexer"])
 def test_go_service_vets_and_its_tests_pass(repo: Path, name: str, tmp_path: Path) -> None:
     if shutil.which("go") is None:
