@@ -1,21 +1,17 @@
-"""Shared fixtures: the bundled examples, a private template cache, rendering a blueprint, running a tool."""
+"""Shared fixtures: the bundled examples, a private template cache, rendered blueprints. Plain helpers are in
+helpers.py (`from helpers import ...`)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import stat
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from phasekit import model, render
+from helpers import EXAMPLES, REPO, example_ids
+from phasekit import blueprints, model, render
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(REPO.glob("examples/*/architecture.yaml"))
+PHASE_BLUEPRINTS = [b.name for b in blueprints.available() if b.phase]  # what `apply --all` applies
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,10 +25,6 @@ def _template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def template_source(_template_cache: Path) -> render.Source:
     return render.Source.resolve(None, None)
-
-
-def example_ids() -> list[str]:
-    return [p.parent.name for p in EXAMPLES]
 
 
 @pytest.fixture(params=EXAMPLES, ids=example_ids())
@@ -59,38 +51,39 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, template_source: render.S
     return _render
 
 
-def render_arch(arch: dict, dest: Path, *blueprints: str) -> Path:
-    """Render an in-memory architecture (validated first) into dest."""
-    arch = model.validate(arch, "test")
-    render.apply(arch, dest, list(blueprints), render.Source.resolve(None, None))
-    return dest
+@pytest.fixture(scope="session")
+def all_applied(rendered):
+    """all_applied(example_name) -> a folder with every phase blueprint applied for that example, as
+    `phasekit apply --all` writes it beside the example (config files the chart copies come from the example).
+    One render per example and session, shared by every test that needs the whole output: treat it as
+    read-only (copy it to change it)."""
+
+    def _all(example: str) -> Path:
+        return rendered(example, *PHASE_BLUEPRINTS)
+
+    return _all
 
 
-def run_tool(argv: list[str], cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run a validator; skip the test (never pass it) when the tool is not installed."""
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} is not installed (run scripts/install-validators and source its env.sh)")
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+# ---------------------------------------------------------------- the fast lane (`-m "not slow"`)
+# Every test runs in the fast lane on one example; the other examples run in the slow lane with the rest of
+# what is marked slow (every blueprint on every example, the corpus, end-to-end runs, the 1,000-service case).
+# The rule is here, once, rather than a mark on each parametrised test.
+FAST_EXAMPLE = "filetransfer"
+OTHER_EXAMPLES = {p.parent.name for p in EXAMPLES} - {FAST_EXAMPLE}
 
 
-def tree_of(folder: Path) -> dict[str, bytes]:
-    """Every file below folder (outside .git) -> its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
+def _names_another_example(value: object) -> bool:
+    if isinstance(value, Path):
+        return value.name == "architecture.yaml" and value.parent.name in OTHER_EXAMPLES
+    if isinstance(value, str):
+        return value in OTHER_EXAMPLES
+    if isinstance(value, (tuple, list)):
+        return any(_names_another_example(v) for v in value)
+    return False
 
 
-def load_yaml_docs(path: Path) -> list:
-    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-
-
-@contextlib.contextmanager
-def read_only_folder(path: Path):
-    """A folder its owner may read but not write, made writable again afterwards; the test is skipped for a
-    user who can write anywhere (root), where the permission never bites."""
-    path.mkdir()
-    path.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(path, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        yield path
-    finally:
-        path.chmod(stat.S_IRWXU)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and any(_names_another_example(v) for v in callspec.params.values()):
+            item.add_marker(pytest.mark.slow)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import REPO, read_only_folder, tree_of
 from phasekit import model, render, template_repo
+from phasekit import update as updating
 from phasekit.errors import PhasekitError
 from phasekit.resources import template_root
-
-from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 ADR = Path("docs/architecture/decisions")
@@ -200,7 +200,7 @@ def test_update_on_a_fresh_machine_from_the_shipped_bundle(tmp_path, two_version
     template_repo.write_bundle(bundle)
     shutil.rmtree(tmp_path / "cache")  # the fresh machine has no cache ...
     monkeypatch.setattr(template_repo, "shipped_bundle", lambda: bundle)  # ... but the package ships history
-    plans = render.update(model.load(ARCH_FILE), repo, render.Source.resolve(None, None))
+    plans = updating.run(model.load(ARCH_FILE), repo, render.Source.resolve(None, None))
     assert [p.blueprint for p in plans] == ["adr"]
     assert "Old line" not in (repo / ADR / "0005-monitor-with-prometheus-and-grafana.md").read_text()
 
@@ -355,7 +355,7 @@ def test_update_of_several_blueprints_leaves_no_commit_and_every_change_visible(
         assert path in changed, changed
     assert "billing" in (repo / "health" / "services.json").read_text()
     assert "service-billing" in (repo / "k8s" / "network-policies" / "services.yaml").read_text()
-    assert not (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER).exists()
+    assert not (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / updating.BASE_MARKER).exists()
 
 
 def test_update_with_nothing_to_do_changes_nothing(tmp_path):
@@ -404,7 +404,7 @@ def test_killed_update_is_undone_by_abort(tmp_path, delay):
     git(repo, "commit", "-qam", "billing")
     head, before = git(repo, "rev-parse", "HEAD"), tree_of(repo)
     code = _kill_after(["update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml")], tmp_path, delay)
-    marker = Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER
+    marker = Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / updating.BASE_MARKER
     if code == -9 and marker.exists():
         result = phasekit("update", "--abort", "--dest", str(repo), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
@@ -472,7 +472,8 @@ def test_a_users_git_config_cannot_break_or_hook_into_phasekits_commits(tmp_path
 
 KILLED = """
 import os, sys
-from phasekit import cli, gitcmd, render
+from phasekit import cli, gitcmd
+from phasekit import update as updating
 what, after = os.environ["PHASEKIT_TEST_KILL"].split(":")
 seen = [0]
 def tick():
@@ -488,11 +489,11 @@ if what == "commit":
         return out
     gitcmd.run = run
 else:  # killed once a blueprint's merge wrote its files, before its temporary commit
-    real_merge = render._merge
+    real_merge = updating._merge
     def merge(folder, plan):
         real_merge(folder, plan)
         tick()
-    render._merge = merge
+    updating._merge = merge
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -508,11 +509,11 @@ def _repo_with_pending_update(tmp_path: Path) -> Path:
 
 def _killed_update(repo: Path, at: str) -> None:
     """Run `phasekit update` and kill it (os._exit, no cleanup) at a given point: `commit:N` after its
-    N-th temporary commit, `copier:N` after the N-th blueprint's merge (render._merge) wrote its files."""
+    N-th temporary commit, `copier:N` after the N-th blueprint's merge (updating._merge) wrote its files."""
     result = subprocess.run([sys.executable, "-c", KILLED, "update", "--dest", str(repo), "--arch", str(repo / "architecture.yaml")],
                             capture_output=True, text=True, env={**os.environ, "PHASEKIT_TEST_KILL": at})
     assert result.returncode == 137, result.stderr
-    assert (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / render.BASE_MARKER).exists()
+    assert (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / updating.BASE_MARKER).exists()
 
 
 @pytest.mark.parametrize("at", ["commit:1", "copier:2"])

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO, read_only_folder, tree_of
 from phasekit import cli, model
-
-from conftest import REPO, read_only_folder, tree_of
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 COMPOSE = "services:\n  api:\n    image: x:1\n    ports: ['8080']\n"
@@ -161,9 +160,9 @@ def test_a_malformed_answers_file_is_one_line(phasekit, applied_repo, broken):
 def test_a_generated_file_that_cannot_be_written_during_update_is_one_line(phasekit, applied_repo, monkeypatch):
     """A read-only generated file (root cannot have one, so the merge's write fails as it would, after
     it wrote the blueprint's other files: what it wrote is undone too)."""
-    from phasekit import render
+    from phasekit import update as updating
 
-    real = render._merge
+    real = updating._merge
 
     def merge(folder, plan):
         if plan.blueprint == "health":
@@ -171,7 +170,7 @@ def test_a_generated_file_that_cannot_be_written_during_update_is_one_line(phase
             raise PermissionError(errno.EACCES, "Permission denied", str(applied_repo / "health" / "services.json"))
         return real(folder, plan)
 
-    monkeypatch.setattr(render, "_merge", merge)
+    monkeypatch.setattr(updating, "_merge", merge)
     head, before = _git(applied_repo, "rev-parse", "HEAD"), tree_of(applied_repo)
     result = phasekit("update", "--dest", str(applied_repo), "--arch", str(applied_repo / "architecture.yaml"))
     assert result.one_line and "services.json: Permission denied" in result.err, result.err

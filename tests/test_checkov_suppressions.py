@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO
+from helpers import REPO
 
 ADR = REPO / "docs" / "adr" / "0006-checkov-suppressions.md"
 # `#checkov:skip=ID:reason` (Terraform, Dockerfile) and `"ID=reason"` (a Kubernetes `checkov.io/skipN`

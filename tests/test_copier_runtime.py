@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, tree_of
+import pytest
+
+from helpers import REPO, tree_of
 from phasekit import blueprints, copier_runtime, model, render
 
 
@@ -36,6 +38,7 @@ def test_a_repeated_yield_path_still_renders_one_file_per_item(tmp_path, templat
         assert envs == sorted(f"{e}.tfvars" for e in arch["environments"]), attempt
 
 
+@pytest.mark.slow  # `apply --all` in three new processes
 def test_a_new_process_reads_compiled_templates_from_disk_and_survives_a_corrupt_cache(tmp_path, monkeypatch,
                                                                                          template_source):
     """Compiled code kept on disk (next to the template cache) gives the same bytes in a new process, and an
@@ -108,8 +111,7 @@ def test_the_c_backed_to_nice_yaml_writes_what_copiers_filter_writes():
     assert not copier_runtime._c_dumpable({"a": "\u2028"}, 10000) and not copier_runtime._c_dumpable("top", 10000)
 
 
-def test_copiers_environments_get_the_c_backed_filter(tmp_path, template_source):
-    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+def test_copiers_environments_get_the_c_backed_filter():
     with copier_runtime.shared_compiles():
         from copier import _main
 
@@ -152,7 +154,7 @@ def test_answers_files_read_as_json_give_what_yaml_gives(monkeypatch):
 
 
 def test_the_origin_is_written_into_answers_as_a_full_dump_would_write_it():
-    """_record_origin edits the two top-level lines in place; the bytes equal dumping the whole file again."""
+    """record_origin edits the two top-level lines in place; the bytes equal dumping the whole file again."""
     import json
 
     def dump(data: dict) -> str:
@@ -169,6 +171,89 @@ def test_the_origin_is_written_into_answers_as_a_full_dump_would_write_it():
     for data in bodies:
         data = json.loads(json.dumps(data, default=str))
         expected = dump({**data, **origin})
-        edited = render._with_origin(dump(data), origin)
+        edited = copier_runtime._with_origin(dump(data), origin)
         assert edited in (None, expected), data
         assert (edited is None) == ("Zeta" in data)
+
+
+# ---------------------------------------------------------------- guards: copier's internals still have the shape
+# copier_runtime relies on (ADR 0007). Each speed-up falls back to copier as it ships when what it touches is
+# gone, so the output stays right; these fail so that a copier release that moved them is noticed and the
+# pin in pyproject.toml is not widened blindly.
+
+
+def test_guard_copier_is_a_release_the_speedups_were_tested_with():
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pin = next(r for r in map(Requirement, metadata.requires("phasekit") or []) if r.name == "copier")
+    assert Version(metadata.version("copier")) in pin.specifier, (metadata.version("copier"), str(pin))
+    assert pin.specifier.filter(["9.19.1"]) and not list(pin.specifier.filter(["10.0.0"]))
+
+
+def test_guard_copier_builds_its_environment_from_main_sandboxed_environment():
+    import inspect
+
+    import jinja2.sandbox
+    from copier import _main
+
+    assert issubclass(_main.SandboxedEnvironment, jinja2.sandbox.SandboxedEnvironment)
+    assert "SandboxedEnvironment(" in inspect.getsource(_main), "copier no longer builds its environment from this name"
+    compile_params = list(inspect.signature(_main.SandboxedEnvironment.compile).parameters)
+    assert compile_params == ["self", "source", "name", "filename", "raw", "defer_init"]
+    with copier_runtime.shared_compiles():
+        assert getattr(_main.SandboxedEnvironment, "memoised", False)
+    assert not getattr(_main.SandboxedEnvironment, "memoised", False)  # put back afterwards
+
+
+def test_guard_copier_syncs_the_git_index_through_one_worker_method(tmp_path, template_source):
+    """The method exists, copier calls it while rendering (so skipping it saves something), and scratch
+    renders skip it."""
+    import copier
+    from copier import _main
+
+    calls: list[object] = []
+    real = _main.Worker._sync_git_index_executable_bit
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    plain = template_source.plain()
+    assert plain is not None
+    try:
+        _main.Worker._sync_git_index_executable_bit = lambda *args: calls.append(args[1:]) or real(*args)
+        render.render_to(tmp_path / "scratch", arch, "adr", template_source)
+        assert calls == [], "scratch renders still run copier's git index upkeep"
+        copier.run_copy(str(plain[0]), tmp_path / "as-shipped", data={"blueprint": "adr", "architecture": arch},
+                        defaults=True, overwrite=True, unsafe=False, quiet=True)
+        assert calls, "copier no longer calls Worker._sync_git_index_executable_bit: drop its replacement"
+    finally:
+        _main.Worker._sync_git_index_executable_bit = real
+
+
+def test_guard_copier_asks_template_get_repo_whether_a_source_is_git(tmp_path):
+    import inspect
+
+    from copier import _template
+
+    assert list(inspect.signature(_template.get_repo).parameters) == ["url"]
+    assert "get_repo(" in inspect.getsource(_template), "copier no longer resolves sources through get_repo"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert copier_runtime._plain_folder_is_no_repo(_template.get_repo)(str(plain)) is None
+    assert _template.get_repo(str(plain)) is None  # what the shortcut answers is what copier answers
+
+
+def test_guard_copier_writes_commit_and_src_path_as_the_plain_render_records_them(tmp_path, template_source):
+    """The answers file of a render through git (copier's own clone) and of a plain-copy render with
+    record_origin are the same bytes (test_apply_update covers a whole blueprint); and both keys are there."""
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    fast = tmp_path / "fast"
+    render.render_to(fast, arch, "adr", template_source)
+    through_git = render.Source(template_source.src_path, template_source.vcs_ref)
+    through_git.plain = lambda: None  # type: ignore[method-assign]
+    slow = tmp_path / "slow"
+    render.render_to(slow, arch, "adr", through_git)
+    answers = ".copier-answers.adr.yml"
+    assert (fast / answers).read_bytes() == (slow / answers).read_bytes()
+    recorded = copier_runtime.load_answers((slow / answers).read_text(encoding="utf-8"))
+    assert recorded["_commit"] == template_source.vcs_ref and recorded["_src_path"] == template_source.src_path

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
 from corpus import entries
+from helpers import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 
 ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -223,7 +223,7 @@ def test_services_named_like_the_monitoring_stack_keep_job_names_unique(tmp_path
     """A system running its own prometheus/grafana/alertmanager: the stack's jobs are renamed, promtool passes."""
     import pytest
 
-    from conftest import render_arch
+    from helpers import render_arch
     from phasekit import check, model
 
     if shutil.which("promtool") is None:
@@ -342,7 +342,7 @@ def test_the_template_extracts_on_python_3_11_before_extraction_filters(tmp_path
     """Debian 12's python3 is 3.11.2: tarfile has no `filter=` there (added in 3.11.4); apply crashed on it."""
     import tarfile
 
-    from phasekit import render
+    from phasekit import copier_runtime
 
     original = tarfile.TarFile.extractall
 
@@ -353,5 +353,5 @@ def test_the_template_extracts_on_python_3_11_before_extraction_filters(tmp_path
 
     monkeypatch.delattr(tarfile, "data_filter", raising=False)
     monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
-    folder, _commit = render._extract(REPO, "HEAD")
+    folder, _commit = copier_runtime._extract(REPO, "HEAD")
     assert (folder / "copier.yml").is_file()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import shutil
-from pathlib import Path
+import subprocess
 
 import pytest
 import yaml
 
+from helpers import EXAMPLES, REPO
 from phasekit import blueprints, model, render
-
-from conftest import EXAMPLES, REPO
 
 # Literal secret values the bundled compose files carry (the gap being closed); none may be written.
 SECRET_VALUES = ["changeme", "s3cr3t-token", "wiki-db-pass", "root-pass", "mw-secret-7d1e0c", "ghp_exampletokenvalue", "hunter2"]
@@ -32,17 +30,14 @@ def test_dependency_floors_carry_the_sandbox_fixes():
     assert '"copier>=9.17.2' in text and '"Jinja2>=3.1.6"' in text
 
 
-@pytest.fixture(scope="module", params=EXAMPLES, ids=lambda p: p.parent.name)
-def everything(request, tmp_path_factory, template_source):
+@pytest.fixture(params=EXAMPLES, ids=lambda p: p.parent.name)
+def everything(request, all_applied):
     """Every system blueprint applied for one example (rendered with unsafe=False, as render.apply always does)."""
-    dest = tmp_path_factory.mktemp(request.param.parent.name)
-    arch = model.load(request.param)
-    render.apply(arch, dest, SYSTEM_BLUEPRINTS, template_source)
-    return arch, dest
+    return model.load(request.param), all_applied(request.param.parent.name), request.param.parent
 
 
 def test_no_secret_value_in_any_generated_or_answers_file(everything):
-    _, dest = everything
+    _, dest, _ = everything
     leaks = []
     for path in sorted(p for p in dest.rglob("*") if p.is_file()):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -52,25 +47,25 @@ def test_no_secret_value_in_any_generated_or_answers_file(everything):
 
 def test_secrets_are_referenced_by_name(everything):
     """Answers files carry secret names (from the architecture), never a value next to them."""
-    arch, dest = everything
+    arch, dest, _ = everything
     for answers in dest.glob(".copier-answers.*.yml"):
         recorded = yaml.safe_load(answers.read_text())["architecture"]
         assert [s["secrets"] for s in recorded["services"]] == [s["secrets"] for s in arch["services"]]
 
 
 def test_apply_is_deterministic_and_idempotent(everything, tmp_path, template_source):
-    arch, dest = everything
+    arch, dest, example = everything
     again = tmp_path / "again"
-    render.apply(arch, again, SYSTEM_BLUEPRINTS, template_source)
+    render.apply(arch, again, SYSTEM_BLUEPRINTS, template_source, base=example)
     first = {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
-    result = render.apply(arch, dest, SYSTEM_BLUEPRINTS, template_source)
+    result = render.apply(arch, dest, SYSTEM_BLUEPRINTS, template_source, base=example, dry_run=True)
     assert result.written == [] and len(result.unchanged) == len(first)
 
 
 def test_no_timestamps_or_absolute_paths_in_output(everything):
-    _, dest = everything
+    _, dest, _ = everything
     offenders = []
     for path in sorted(p for p in dest.rglob("*") if p.is_file()):
         text = path.read_text(encoding="utf-8", errors="replace")

@@ -11,10 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import REPO
 from phasekit import check, model, render
 from phasekit.errors import ModelError
-
-from conftest import REPO
 
 SYSTEM = ["adr", "health", "terraform", "monitoring", "ci", "helm", "events", "network-policy", "opa"]
 HOSTILE = 'Acme "Shop": yes # {{ 7*7 }} ${{ github.token }} $(touch /tmp/pwned) `id` \\n injected: true'
@@ -91,6 +90,7 @@ def test_no_expression_from_input_reaches_a_workflow(hostile_output):
         assert not [ln for ln in code if "github.token }} $(touch" in ln], workflow
 
 
+@pytest.mark.slow  # every blueprint, then the validators
 def test_hostile_output_passes_every_validator(hostile_output):
     _, dest = hostile_output
     report = check.run(dest)
@@ -123,6 +123,7 @@ def small_architectures(draw):
             "datastores": [{"name": "store", "engine": draw(st.sampled_from(["postgres", "redis", "mysql", "nats"]))}]}
 
 
+@pytest.mark.slow  # every blueprint for each of 12 generated architectures
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(small_architectures())
 def test_any_valid_architecture_renders_parseable_output(tmp_path_factory, template_source, data):
@@ -137,7 +138,7 @@ def test_any_valid_architecture_renders_parseable_output(tmp_path_factory, templ
     assert failed == []
 
 
-@pytest.mark.parametrize("count", [0, 1000])
+@pytest.mark.parametrize("count", [0, pytest.param(1000, marks=pytest.mark.slow)])  # 1,000: a benchmark, really
 def test_zero_and_a_thousand_services(count, tmp_path, template_source):
     services = [{"name": f"svc-{i}", "ports": [{"port": 8000 + i % 1000}], "depends_on": [f"svc-{i - 1}"] if i else []}
                 for i in range(count)]

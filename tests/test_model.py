@@ -11,10 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import EXAMPLES
 from phasekit import model
 from phasekit.errors import ModelError
-
-from conftest import EXAMPLES
 
 MINIMAL = {"version": 1, "project": {"name": "shop"}, "services": [{"name": "api", "ports": [{"port": 8080}]}]}
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
+from helpers import REPO, tree_of
 from phasekit import model
 from phasekit.cli import main as phasekit
 from phasekit.commands import new_service
-
-from conftest import REPO, tree_of
 
 HAND_WRITTEN = """\
 # yaml-language-server: $schema=../schemas/architecture.schema.json

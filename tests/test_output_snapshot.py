@@ -40,7 +40,7 @@ from phasekit import blueprints as catalogue
 from phasekit import model, render
 from phasekit.commands.new_service import service_entry
 
-from conftest import EXAMPLES, REPO
+from helpers import EXAMPLES, REPO
 
 SNAPSHOTS = REPO / "tests" / "snapshots"
 UPDATE = os.environ.get("PHASEKIT_UPDATE_SNAPSHOTS") == "1"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
+
 from phasekit import blueprints as catalogue
 
 

@@ -47,6 +47,23 @@ def one_line(text: str, limit: int = MAX_LINE) -> str:
     return text[:head] + ELLIPSIS + text[len(text) - (limit - len(ELLIPSIS) - head):]
 
 
+def crash_header(argv: list[str] | None) -> str:
+    """What a bug report needs besides the traceback: the versions that ran, and the command."""
+    import platform
+    from importlib import metadata
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    args = argv if argv is not None else sys.argv[1:]
+    return (f"phasekit {__version__}, copier {version('copier')}, Jinja2 {version('Jinja2')}, "
+            f"Python {platform.python_version()} ({sys.executable}), {platform.platform()}\n"
+            f"command: phasekit {' '.join(args)}\n\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -74,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             with tempfile.NamedTemporaryFile("w", prefix="phasekit-crash-", suffix=".log", delete=False) as log:
+                log.write(crash_header(argv))
                 traceback.print_exc(file=log)
             click.secho(f"phasekit: unexpected error: {one_line(f'{type(exc).__name__}: {exc}')}", fg="red", err=True)
             click.echo(f"phasekit: details in {log.name} (run with --debug to see them here)", err=True)

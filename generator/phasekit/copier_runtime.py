@@ -1,5 +1,11 @@
 """Run copier many times in one process for less, without changing a byte of what it writes.
 
+Every use of copier's private code is in this module (docs/adr/0007-copier-internals.md): `_main.SandboxedEnvironment`
+(shared compiles), `Worker._sync_git_index_executable_bit` and `_template.get_repo` (scratch renders), and
+answers files written as copier writes them after a render from a plain copy (`plain_copy`, `record_origin`).
+tests/test_copier_runtime.py holds the guard tests: they fail when copier's internals change shape, and
+pyproject.toml pins copier to the releases they passed on.
+
 `apply --all` runs copier once per blueprint, and each run builds a new Jinja environment that compiles
 every template string again: question defaults, path names, the answers file name (about 1,900 compiles
 for 215 distinct strings at one service, 40% of the command's time). `shared_compiles()` keeps compiled
@@ -22,7 +28,8 @@ dicts, lists and scalars, strings of printable characters, no shared containers,
 else goes to the filter copier ships. tests/test_copier_runtime.py compares both on varied data.
 
 All of them reach into copier's internals; if a copier release renames what they touch, they do nothing and
-copier runs as it ships (tests/test_copier_runtime.py shows the output is the same either way).
+copier runs as it ships (tests/test_copier_runtime.py shows the output is the same either way, and its guard
+tests fail so that the loss of speed is noticed).
 """
 
 from __future__ import annotations
@@ -153,8 +160,8 @@ def _fast_to_nice_yaml(shipped: Any) -> Any:
     def to_nice_yaml(a: Any, indent: int = 4, *args: Any, **kw: Any) -> str:
         width = kw.get("width", 80)
         if dumper is None or args or "Dumper" in kw or not isinstance(width, int) or not _c_dumpable(a, width):
-            return shipped(a, indent, *args, **kw)
-        return yaml.dump(a, Dumper=dumper, indent=indent, allow_unicode=True, default_flow_style=False, **kw)
+            return str(shipped(a, indent, *args, **kw))
+        return str(yaml.dump(a, Dumper=dumper, indent=indent, allow_unicode=True, default_flow_style=False, **kw))
 
     to_nice_yaml.shipped = shipped  # type: ignore[attr-defined]
     return to_nice_yaml
@@ -213,7 +220,7 @@ def load_answers(text: str) -> Any:
 
 @functools.cache
 def _memoised_environment(base: type) -> type:
-    class MemoisedEnvironment(base):  # type: ignore[misc, valid-type]
+    class MemoisedEnvironment(base):  # type: ignore[misc]
         memoised = True
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -222,7 +229,8 @@ def _memoised_environment(base: type) -> type:
             if shipped is not None and not hasattr(shipped, "shipped"):
                 self.filters["to_nice_yaml"] = _fast_to_nice_yaml(shipped)
 
-        def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # noqa: A003
+        def compile(self, source: Any, name: str | None = None, filename: str | None = None, raw: bool = False,
+                    defer_init: bool = False) -> Any:
             if raw or not isinstance(source, str):  # Python source wanted, or an AST: compile as is
                 return super().compile(source, name, filename, raw, defer_init)
             key = (source, name, filename, defer_init, _fingerprint(self))
@@ -284,3 +292,92 @@ def rendering_into_scratch() -> Iterator[None]:
     with (shared_compiles(), _replaced(Worker, "_sync_git_index_executable_bit", lambda *_args: None),
           _replaced(_template, "get_repo", _plain_folder_is_no_repo(getattr(_template, "get_repo", None)))):
         yield
+
+
+# ---------------------------------------------------------------------------- rendering from a plain copy
+# copier clones a git template for every render (one clone, ~200 git calls and a delete per blueprint);
+# render.Source.plain() renders from a plain folder extracted once per process instead, and the answers
+# file is then given the `_commit` and `_src_path` copier would have recorded had it cloned the tag.
+
+_PLAIN: dict[tuple[str, str], tuple[Path, str]] = {}
+_PLAIN_ROOT: list[tempfile.TemporaryDirectory[str]] = []  # removed when the process ends
+
+
+def plain_copy(repo: Path, ref: str) -> tuple[Path, str]:
+    """A plain copy of the local git template repo at ref (extracted once per process), and the `_commit`
+    copier records for ref (`git describe --tags --always`)."""
+    key = (str(repo.resolve()), ref)
+    if key not in _PLAIN:
+        _PLAIN[key] = _extract(repo, ref)
+    return _PLAIN[key]
+
+
+def _extract(repo: Path, ref: str) -> tuple[Path, str]:
+    import io
+    import tarfile
+
+    from . import gitcmd
+
+    commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
+    if not _PLAIN_ROOT:
+        _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
+    folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
+    folder.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
+        # The "data" filter exists from Python 3.11.4 (Debian 12 ships 3.11.2): the archive is phasekit's own
+        # template from git, so without the filter it is extracted as it is.
+        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return folder, commit
+
+
+def record_origin(answers: Path, src_path: str, commit: str) -> None:
+    """Write `_commit` and `_src_path` into an answers file rendered from a plain copy, exactly as copier
+    writes them when it renders from git: the blueprints write answers with copier's `to_nice_json`
+    filter (sorted keys, indent 2, characters unescaped: YAML readers reject JSON's surrogate-pair
+    escapes), which is repeated here after the header comment. The two top-level lines are edited in
+    place (`_with_origin`) rather than the whole architecture dumped again; the same bytes either way."""
+    import json
+
+    text = answers.read_text(encoding="utf-8")
+    body_at = text.index("{")
+    origin = {"_commit": commit, "_src_path": src_path}
+    body = _with_origin(text[body_at:], origin)
+    if body is None:
+        data = json.loads(text[body_at:])
+        data.update(origin)
+        body = json.dumps(data, indent=2, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
+    answers.write_text(text[:body_at] + body, encoding="utf-8")
+
+
+_TOP_KEY = re.compile(r'^  ("(?:[^"\\]|\\.)*"): ', re.MULTILINE)
+
+
+def _with_origin(body: str, origin: dict[str, str]) -> str | None:
+    """body (indent-2 JSON, keys sorted) with origin's top-level string values set; None when it is not
+    that shape (then the caller dumps it again)."""
+    import json
+
+    if not body.startswith("{\n") or not body.endswith("\n}\n"):
+        return None
+    found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
+    keys = [k for k, _, _ in found]
+    if keys != sorted(keys) or len(set(keys)) != len(keys):
+        return None
+    for key, value in origin.items():
+        encoded = json.dumps(value, ensure_ascii=False)
+        spans = {k: (start, end) for k, start, end in found}
+        if key in spans:
+            start, end = spans[key]
+            line_end = body.index("\n", end)
+            old = body[end:line_end]
+            if not old.startswith('"') or old.rstrip(",")[-1:] != '"' or json.loads(old.rstrip(",")) is None:
+                return None
+            body = body[:end] + encoded + ("," if old.endswith(",") else "") + body[line_end:]
+        else:
+            after = [start for k, start, _ in found if k > key]
+            if not after:
+                return None  # it would be the last key: the line before it needs a comma
+            at = after[0]
+            body = body[:at] + f"  {json.dumps(key)}: {encoded},\n" + body[at:]
+        found = [(json.loads(m[1]), m.start(), m.end()) for m in _TOP_KEY.finditer(body)]
+    return body

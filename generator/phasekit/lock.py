@@ -10,8 +10,8 @@ import datetime
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from . import gitcmd
 from .errors import PhasekitError

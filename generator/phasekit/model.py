@@ -6,42 +6,94 @@ import copy
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import yaml
 
-from .errors import ModelError
 from . import derive
+from .errors import ModelError
 from .resources import schema_path
 
 Architecture = dict[str, Any]
 
 SCHEMA_URL = "https://phasekit.dev/schemas/architecture.schema.json"
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kinds that serve on a port and so must declare one.
 LISTENING_KINDS = {"http", "tcp", "grpc", "gateway", "static"}
 HTTP_KINDS = {"http", "gateway", "static"}
 
+# Not in the schema: a default a user never sees there (normalise() also keeps a request under its limit).
 DEFAULT_RESOURCES = {"cpu_request": "100m", "cpu_limit": "500m", "memory_request": "128Mi", "memory_limit": "256Mi"}
-DEFAULT_SLO = {"availability": 99.5, "latency_ms": 500}
-DEFAULT_TARGETS = {
-    "runtime": "compose",
-    "kubernetes_version": "1.31",
-    "terraform_provider": "docker",
-    "registry": "ghcr.io/example",
-    "domain": "example.com",
-    "broker": "none",
-}
 # The worker checker ships with the health blueprint; a worker proves liveness by a fresh heartbeat file.
 WORKER_PROBE_COMMAND = ["/bin/sh", "/healthcheck/healthcheck.sh"]
 
 
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(schema_path().read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return loaded
+
+
+# ---------------------------------------------------------------------------- what the schema says, once
+# Defaults, enums and name rules are read from schemas/architecture.schema.json; nothing here repeats them.
+
+
+def _definition(name: str) -> dict[str, Any]:
+    """A `$defs` entry of the schema, or the schema itself for "architecture"."""
+    node: dict[str, Any] = schema() if name == "architecture" else schema()["$defs"][name]
+    return node
+
+
+def schema_defaults(definition: str, *path: str) -> dict[str, Any]:
+    """{property: its `default`} of one schema definition (or of an object property below it, by path), in
+    the schema's order."""
+    return dict(_defaults(definition, path))
+
+
+@cache
+def _defaults(definition: str, path: tuple[str, ...] = ()) -> dict[str, Any]:
+    node = _definition(definition)
+    for prop in path:
+        node = node["properties"][prop]
+    return {key: prop["default"] for key, prop in node.get("properties", {}).items() if "default" in prop}
+
+
+def schema_enum(definition: str, prop: str) -> list[str]:
+    """The allowed values of an enum property, in the schema's order."""
+    return list(_definition(definition)["properties"][prop]["enum"])
+
+
+def _fill(item: dict[str, Any], definition: str, keys: tuple[str, ...]) -> None:
+    """Set the schema's default of each key the item lacks (a fresh copy: lists are appended to later)."""
+    defaults = _defaults(definition)
+    for key in keys:
+        if key not in item:
+            item[key] = copy.deepcopy(defaults[key])
+
+
+DEFAULT_TARGETS: dict[str, Any] = schema_defaults("targets")
+DEFAULT_SLO: dict[str, Any] = schema_defaults("service", "slo")
+DEFAULT_KUBERNETES_VERSION: str = DEFAULT_TARGETS["kubernetes_version"]
+
+# Names: `name` is what compose allows (mapped to an id by dns_id), `dnsLabel` an id Kubernetes, Helm and
+# Terraform accept (DNS-1123). A new service's name is also a Kubernetes Service name and a Python module:
+# DNS-1035, a DNS-1123 label that starts with a letter (commands/new_service.py; copier.yml's service_name).
+DNS_LABEL = re.compile(_definition("dnsLabel")["pattern"])
+NAME = re.compile(_definition("name")["pattern"])
+DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def is_dns_label(text: str) -> bool:
+    """A DNS-1123 label as the schema's `dnsLabel` says: pattern and length."""
+    return len(text) <= _definition("dnsLabel")["maxLength"] and DNS_LABEL.fullmatch(text) is not None
+
+
+def is_name(text: str) -> bool:
+    """A compose-style name as the schema's `name` says: pattern and length."""
+    return len(text) <= _definition("name")["maxLength"] and NAME.fullmatch(text) is not None
 
 
 def dns_id(name: str) -> str:
@@ -74,7 +126,13 @@ def parse(text: str, source: str = "architecture.yaml") -> Architecture:
         raise ModelError(f"{source}{where}: invalid YAML: {problem}") from None
     if data is None:
         raise ModelError(f"{source}: the file is empty")
-    return validate(data, source, lambda: yaml.compose(text))
+    return validate(data, source, lambda: _compose(text))
+
+
+def _compose(text: str) -> yaml.Node:
+    node = yaml.compose(text)
+    assert node is not None  # text parsed to a non-empty document above
+    return node
 
 
 # The C parser when PyYAML has it: architecture.yaml of a large system is megabytes.
@@ -101,7 +159,8 @@ class _UniqueKeyLoader(_C_OR_PURE_LOADER):  # type: ignore[valid-type,misc]
                         "while constructing a mapping", node.start_mark,
                         f"the key {key!r} is given twice (first on line {first + 1})", key_node.start_mark)
                 seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def validate(data: Any, source: str = "architecture", node: Callable[[], yaml.Node] | None = None) -> Architecture:
@@ -203,20 +262,14 @@ def normalise(data: dict[str, Any]) -> Architecture:
     arch: Architecture = copy.deepcopy(data)
     project = arch["project"]
     project.setdefault("id", _project_id(project["name"]))
-    arch.setdefault("datastores", [])
-    arch.setdefault("networks", [])
-    arch.setdefault("environments", ["dev", "staging", "prod"])
+    _fill(arch, "architecture", ("datastores", "networks", "environments"))
     arch["targets"] = {**DEFAULT_TARGETS, **arch.get("targets", {})}
-    arch.setdefault("facts", [])
+    _fill(arch, "architecture", ("facts",))
     for svc in arch["services"]:
         _normalise_service(svc)
     for store in arch["datastores"]:
         store.setdefault("id", dns_id(store["name"]))
-        store.setdefault("zone", "private")
-        store.setdefault("networks", [])
-        store.setdefault("static_ips", {})
-        store.setdefault("persistent", True)
-        store.setdefault("managed", False)
+        _fill(store, "datastore", ("zone", "networks", "static_ips", "persistent", "managed"))
         if "port" not in store and store["engine"] in DATASTORE_PORTS:
             store["port"] = DATASTORE_PORTS[store["engine"]]
         store.setdefault("ports", [{"port": store["port"]}] if "port" in store else [])
@@ -226,8 +279,7 @@ def normalise(data: dict[str, Any]) -> Architecture:
         derive.fill_datastore(store)
     for net in arch["networks"]:
         net.setdefault("id", dns_id(net["name"]))
-        net.setdefault("zone", "private")
-        net.setdefault("internal", False)
+        _fill(net, "network", ("zone", "internal"))
     return arch
 
 
@@ -247,14 +299,9 @@ def _project_id(name: str) -> str:
 
 def _normalise_service(svc: dict[str, Any]) -> None:
     svc.setdefault("id", dns_id(svc["name"]))
-    kind = svc.setdefault("kind", "http")
-    svc.setdefault("language", "unknown")
-    svc.setdefault("replicas", 1)
-    svc.setdefault("zone", "private")
-    for key in ("ports", "networks", "depends_on", "env", "secrets", "writable_paths", "profiles"):
-        svc.setdefault(key, [])
-    svc.setdefault("static_ips", {})
-    svc.setdefault("stateful", False)
+    _fill(svc, "service", ("kind", "language", "replicas", "zone", "ports", "networks", "depends_on", "env", "secrets",
+                           "writable_paths", "profiles", "static_ips", "stateful"))
+    kind = svc["kind"]
     svc["resources"] = _resources(svc.get("resources", {}))
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
     _name_ports(svc)
@@ -304,7 +351,7 @@ def _name_ports(svc: dict[str, Any]) -> None:
     used: set[str] = {p["name"] for p in svc["ports"] if "name" in p}
     probed = {p.get("port") for p in (svc.get("health") or {}).values() if isinstance(p, dict) and p.get("type") == "http"}
     for port in svc["ports"]:
-        port.setdefault("protocol", "TCP")
+        _fill(port, "portSpec", ("protocol",))
         if port["port"] in probed and port["protocol"] == "TCP":
             port.setdefault("app_protocol", "http")
         port.setdefault("app_protocol", derive.app_protocol(port, svc["kind"]))
@@ -357,7 +404,7 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
             name, ident = item["name"], item["id"]
             if name in owners:
                 raise ModelError(f"{source}: {group}: '{name}' is defined twice")
-            if not DNS_LABEL.match(ident) or len(ident) > 63:
+            if not is_dns_label(ident):
                 raise ModelError(f"{source}: {group}: '{name}' cannot be mapped to a DNS-1123 name (got '{ident}')")
             if ident in ids:
                 raise ModelError(
@@ -448,7 +495,8 @@ def _ordered(value: Any, node: dict[str, Any]) -> Any:
 
 def ordered_service(entry: dict[str, Any]) -> dict[str, Any]:
     """One service's keys in the schema's order, as dump writes them."""
-    return _ordered(entry, schema()["$defs"]["service"])
+    ordered: dict[str, Any] = _ordered(entry, schema()["$defs"]["service"])
+    return ordered
 
 
 def services_by_name(arch: Architecture) -> dict[str, dict[str, Any]]:

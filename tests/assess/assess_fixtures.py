@@ -1,5 +1,5 @@
-"""Fixtures for the assess tests (imported by the test modules; a conftest.py here would shadow tests/conftest.py
-for `from conftest import ...`): each example before and after `apply --all`, and the Mermaid parser."""
+"""Fixtures for the assess tests, imported by the test modules that use them: each example before and after
+`apply --all`, and the Mermaid parser."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from phasekit import assess, blueprints, model, render
+
+from phasekit import assess, blueprints, model
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DIRS = sorted(p.parent for p in REPO.glob("examples/*/architecture.yaml"))
@@ -29,9 +30,10 @@ _CACHE: dict[str, BeforeAfter] = {}
 
 
 @pytest.fixture(scope="session")
-def before_after(tmp_path_factory: pytest.TempPathFactory):
+def before_after(tmp_path_factory: pytest.TempPathFactory, all_applied):
     """before_after(example) -> the example folder assessed as it is, then again after every shipped phase
-    blueprint was applied to a copy of it (what `phasekit apply --all` does). Rendered once per session."""
+    blueprint was applied to a copy of it (what `phasekit apply --all` does: the session's all_applied render,
+    laid over a copy of the example)."""
 
     def _get(example: str) -> BeforeAfter:
         if example not in _CACHE:
@@ -40,8 +42,8 @@ def before_after(tmp_path_factory: pytest.TempPathFactory):
             before = assess.assess(arch, src)
             dest = tmp_path_factory.mktemp(f"assess-{example}") / example
             shutil.copytree(src, dest)
+            shutil.copytree(all_applied(example), dest, dirs_exist_ok=True)
             chosen = blueprints.select([], [], everything=True)
-            render.apply(arch, dest, chosen, render.Source.resolve(None, None))
             _CACHE[example] = BeforeAfter(arch, before, assess.assess(arch, dest), chosen, dest)
         return _CACHE[example]
 

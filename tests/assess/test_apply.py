@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from assess_fixtures import before_after  # noqa: F401 - fixture
 from phasekit import assess, blueprints, model, render
 from phasekit.resources import blueprints_dir

@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
 from phasekit import assess, blueprints, model
 
 REPO = Path(__file__).resolve().parents[2]

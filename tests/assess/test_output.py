@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from assess_fixtures import mermaid_parse  # noqa: F401 - fixture
 from phasekit import assess, model
 from phasekit.cli import main

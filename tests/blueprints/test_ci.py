@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, render_arch, run_tool
+from helpers import EXAMPLES, REPO, render_arch, run_tool
 from phasekit import model
 
 EXAMPLE_NAMES = [p.parent.name for p in EXAMPLES]
@@ -119,7 +119,7 @@ def test_build_matrix_has_every_built_service(rendered, example: str) -> None:
     matrix = build["jobs"]["image"]["strategy"]["matrix"]["include"]
     assert [m["service"] for m in matrix] == [s["name"] for s in built]
     registry = arch["targets"]["registry"].rstrip("/")
-    for entry, svc in zip(matrix, built):
+    for entry, svc in zip(matrix, built, strict=True):
         context = svc["build"]["context"].rstrip("/") or "."
         assert entry["context"] == context
         assert entry["dockerfile"] == f"{context}/{svc['build'].get('dockerfile', 'Dockerfile')}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
+from helpers import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 YAMLLINT = "{extends: default, rules: {line-length: disable, document-start: disable, indentation: {indent-sequences: whatever}}}"

@@ -19,9 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
+from helpers import EXAMPLES, REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 EXAMPLE_NAMES = [p.parent.name for p in EXAMPLES]
@@ -479,6 +478,7 @@ def test_update_adds_a_new_service_and_keeps_team_edits(tmp_path: Path, template
     """`phasekit update` after a service is added: its config entry and compose check appear, and an edit the
     team made to the override (a longer interval for one service) survives the 3-way merge."""
     from phasekit import render
+    from phasekit import update as updating
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -497,7 +497,7 @@ def test_update_adds_a_new_service_and_keeps_team_edits(tmp_path: Path, template
     subprocess.run([*git, "commit", "-q", "-m", "apply health"], check=True)
     arch["services"].append({**arch["services"][-1], "name": "audit_log", "id": "audit-log", "depends_on": ["db"]})
     arch = model.validate(arch, "test")
-    render.update(arch, dest, template_source)
+    updating.run(arch, dest, template_source)
     config = json.loads((dest / "health" / "services.json").read_text(encoding="utf-8"))
     assert config["services"]["audit_log"]["probes"]["readiness"]["dependencies"] == [{"name": "db", "host": "db", "port": 5432}]
     (doc,) = load_yaml_docs(override)

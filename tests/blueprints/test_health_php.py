@@ -13,9 +13,8 @@ import urllib.request
 
 import pytest
 
+from helpers import REPO, render_arch
 from phasekit import model
-
-from conftest import REPO, render_arch
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, render_arch, run_tool
+from helpers import REPO, render_arch, run_tool
 from phasekit import model
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
@@ -229,6 +229,7 @@ def checkov_report(manifests, manifests_root) -> dict:
     return checkov(manifests_root)
 
 
+@pytest.mark.slow  # checkov (the adapter itself is tested in tests/check)
 @pytest.mark.parametrize(("example", "env"), _cases())
 def test_checkov_finds_no_failed_check(checkov_report, example, env):
     mine = [c for c in checkov_report["results"]["passed_checks"] if f"/{example}-{env}/" in c["file_abs_path"]]
@@ -254,6 +255,7 @@ def checkov(folder: Path, framework: str = "kubernetes", allowed: set[str] = ALL
     return report
 
 
+@pytest.mark.slow  # checkov
 def test_checkov_helm_framework_on_the_charts(rendered, tmp_path):
     """checkov's own helm runner (what `phasekit check` meets) renders without --namespace: only then is
     CKV_K8S_21 suppressed, by an annotation that says so."""

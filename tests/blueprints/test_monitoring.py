@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml_docs, render_arch, run_tool
+from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model, render
+from phasekit import update as updating
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
 PROM = Path("monitoring/prometheus")
@@ -238,7 +239,7 @@ def test_every_service_has_target_down_and_all_burn_rate_alerts(case):
         burns = sorted(((a["labels"]["long"], a["labels"]["short"], a) for a in alerts
                         if a["alert"] == "ErrorBudgetBurn"), key=lambda t: _minutes(t[0]))
         assert [(lo, sh) for lo, sh, _ in burns] == [(lo, sh) for lo, sh, *_ in BURN], name
-        for (long_, short, a), (_, _, factor, severity, for_) in zip(burns, BURN):
+        for (long_, short, a), (_, _, factor, severity, for_) in zip(burns, BURN, strict=True):
             assert a["labels"]["severity"] == severity and a["for"] in {for_, f"{_minutes(for_)}m"}
             limits = [float(x) for x in re.findall(r"> ([0-9.e-]+)", a["expr"])]
             assert limits == pytest.approx([factor * budget] * 2, rel=1e-4), a["expr"]
@@ -520,7 +521,7 @@ def test_update_follows_the_architecture_and_keeps_user_edits(tmp_path):
         subprocess.run(["git", *argv], cwd=dest, env=env, check=True, capture_output=True)
     changed = copy.deepcopy(SMALL)
     changed["services"][0]["slo"] = {"availability": 99.0, "latency_ms": 250}
-    render.update(model.validate(changed, "test"), dest, render.Source.resolve(None, None))
+    updating.run(model.validate(changed, "test"), dest, render.Source.resolve(None, None))
     name = SMALL["services"][0]["name"]
     fast = next(a for a in _alerts(dest, name) if a["alert"] == "ErrorBudgetBurn" and a["labels"]["long"] == "1h")
     assert fast["expr"].endswith("> 0.144")  # 14.4 x (1 - 0.99)

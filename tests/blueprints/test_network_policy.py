@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml_docs, render_arch, run_tool
+from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))
@@ -513,6 +513,7 @@ def test_kustomize_builds_every_manifest(rendered, example: str) -> None:
     assert sorted(map(key, built)) == sorted(map(key, all_docs(folder)))
 
 
+@pytest.mark.slow  # checkov
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_checkov_reports_no_failed_check(rendered, example: str) -> None:
     folder = rendered(example, "network-policy") / FOLDER

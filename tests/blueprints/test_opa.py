@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import REPO, load_yaml_docs, render_arch, run_tool
+from helpers import REPO, load_yaml_docs, render_arch, run_tool
 from phasekit import model
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))

@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import REPO, run_tool
 from phasekit import model
 from phasekit.cli import main as phasekit
-
-from conftest import REPO, run_tool
 
 # (name, language, kind, port): one service per flavour, all added to the same repository.
 FLAVOURS = [
@@ -313,6 +312,7 @@ def test_node_service_parses_and_its_tests_pass(repo: Path, name: str) -> None:
     assert re.search(r"^# fail 0$", result.stdout, re.M)
 
 
+@pytest.mark.slow  # go vet and go test
 @pytest.mark.parametrize("name", ["catalog-api", "indexer"])
 def test_go_service_vets_and_its_tests_pass(repo: Path, name: str, tmp_path: Path) -> None:
     if shutil.which("go") is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, render_arch, run_tool
+from helpers import REPO, render_arch, run_tool
 from phasekit import model
 
 EXAMPLES = sorted(p.parent.name for p in REPO.glob("examples/*/architecture.yaml"))

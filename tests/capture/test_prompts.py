@@ -69,6 +69,7 @@ def test_validators_reject_bad_answers_with_a_reason(validator, value, problem):
     assert verdict is not True and problem in verdict
 
 
+@pytest.mark.slow  # a terminal session through pexpect; the fast lane keeps two shorter ones
 def test_terminal_session_writes_architecture(tmp_path):
     """A real pseudo-terminal: questionary draws its prompts, we type, the file appears."""
     repo = tmp_path / "repo"
@@ -185,6 +186,7 @@ COMPOSE = """services:
 """
 
 
+@pytest.mark.slow  # a terminal session through pexpect; the fast lane keeps two shorter ones
 def test_terminal_accept_everything_detected_then_review_then_write(tmp_path):
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     out = tmp_path / "architecture.yaml"
@@ -206,6 +208,7 @@ def test_terminal_accept_everything_detected_then_review_then_write(tmp_path):
     assert {s["name"]: s["depends_on"] for s in arch["services"]} == {"web": ["api"], "api": ["db"]}
 
 
+@pytest.mark.slow  # a terminal session through pexpect; the fast lane keeps two shorter ones
 def test_terminal_recapture_asks_replace_first_and_starts_from_the_file(tmp_path):
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     out = tmp_path / "architecture.yaml"
@@ -250,6 +253,7 @@ def test_terminal_ctrl_c_exits_130_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow  # a terminal session through pexpect; the fast lane keeps two shorter ones
 def test_terminal_declining_the_review_writes_nothing(tmp_path):
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     out = tmp_path / "architecture.yaml"

@@ -385,6 +385,7 @@ def test_a_file_that_does_not_split_into_documents_is_validated_whole_and_alone(
     assert odd.status is Status.FAILED and "('y' was unexpected)" in odd.message, check.format_text(report)
 
 
+@pytest.mark.slow  # checkov, several runs
 def test_checkov_still_finds_each_kind_of_finding_with_fewer_frameworks(tmp_path: Path) -> None:
     """checkov's folder scan runs helm, dockerfile and github_actions; the kubernetes framework runs on the
     plain manifests (a kustomize folder included, which the folder scan passed over)."""

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from phasekit import blueprints, check
+from phasekit import check
 from phasekit.check import Status
-
-ALL_BLUEPRINTS = [bp.name for bp in blueprints.available() if bp.phase]
 
 
 @pytest.fixture(scope="module")
-def full_report(rendered) -> check.Report:  # noqa: ANN001
-    return check.run(rendered("filetransfer", *ALL_BLUEPRINTS))
+def full_report(all_applied) -> check.Report:  # noqa: ANN001
+    return check.run(all_applied("filetransfer"))
 
 
 @pytest.mark.slow

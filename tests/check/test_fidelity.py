@@ -19,7 +19,6 @@ from phasekit.capture.compose import compose_command
 from phasekit.check import Status
 from phasekit.check.fidelity import chart_rules, compose_side, edges, terraform_side
 from phasekit.check.fidelity.chart_side import Rendered
-from phasekit.check.fidelity.network_policy import Policies
 
 NS = "demo"
 COMPOSE = """\

@@ -59,7 +59,8 @@ def render(report: Report, svg_links: dict[str, str] | None = None) -> str:
         out += [f"![Readiness per capability]({links['readiness']})", ""]
     out += ["| Capability | Score | Checks passed | Status |", "|---|---:|---:|---|"]
     for cap in report.capabilities:
-        out.append(f"| [{md(cap.title)}](#{_anchor(cap)}) | {cap.percent}% | {sum(c.passed for c in cap.checks)}/{len(cap.checks)} | {_status(cap)} |")
+        passed = f"{sum(c.passed for c in cap.checks)}/{len(cap.checks)}"
+        out.append(f"| [{md(cap.title)}](#{_anchor(cap)}) | {cap.percent}% | {passed} | {_status(cap)} |")
     count = len(report.gaps)
     if count:
         out += ["", f"{count} gap{' is' if count == 1 else 's are'} open; the roadmap below closes them phase by phase.", ""]

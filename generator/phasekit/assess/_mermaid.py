@@ -77,7 +77,7 @@ def current(arch: dict[str, Any]) -> str:
     networks = {n["name"]: n for n in arch["networks"]}
     members: dict[str, list[str]] = {name: [] for name in networks}  # network -> nodes living only on it
     loose: dict[str, list[str]] = {}  # zone -> nodes on no network or on several
-    for name, (kind, zone, _) in nodes.items():
+    for name, (_kind, zone, _) in nodes.items():
         item_nets = [n for n in _item(arch, name)["networks"] if n in networks]
         if len(item_nets) == 1:
             members[item_nets[0]].append(name)

@@ -382,7 +382,8 @@ def automation(ctx: Context) -> Capability:
             and docs and isinstance(docs[0], dict) and docs[0].get("updates")]
     deps += [rel for rel in ctx.repo.files if PurePosixPath(rel).name in ("renovate.json", "renovate.json5", ".renovaterc")]
     return Capability("automation", "Automation", [
-        Check("automation.ci", "Every change is built and tested by CI", bool(ci), _files("CI workflows", ci) or ["no CI workflow runs on push or pull request"],
+        Check("automation.ci", "Every change is built and tested by CI", bool(ci),
+              _files("CI workflows", ci) or ["no CI workflow runs on push or pull request"],
               problem="No CI pipeline: changes are tested by hand, if at all.",
               why="Untested changes reach production; review has nothing objective to rely on.", blueprint="ci"),
         Check("automation.cd", "Deployments run from a pipeline, per environment", bool(cd), _files("deploy workflows", cd) or ["no deploy job"],
@@ -404,7 +405,8 @@ def policy(ctx: Context) -> Capability:
     tests = [rel for rel in ctx.repo.with_suffix("_test.rego") if re.search(r"\btest_\w+", ctx.repo.text(rel))]
     nets = ctx.network_policies
     return Capability("policy", "Policy as code", [
-        Check("policy.network", "NetworkPolicies allow only the declared traffic", bool(nets), _files("NetworkPolicies", nets) or ["no NetworkPolicy"],
+        Check("policy.network", "NetworkPolicies allow only the declared traffic", bool(nets),
+              _files("NetworkPolicies", nets) or ["no NetworkPolicy"],
               problem="No NetworkPolicies: every pod can reach every other pod.",
               why="Zones exist only on paper; one compromised service reaches the database and the private zone.",
               blueprint="network-policy"),
@@ -463,7 +465,8 @@ def security(ctx: Context) -> Capability:
                      "delete it from the compose file, rotate it, then run `phasekit capture` again."),
         Check("security.non-root", "Containers run as non-root and unprivileged", root_ok,
               root_ev or ["not shown: no manifest sets runAsNonRoot and not every image's Dockerfile ends with a non-root USER"],
-              problem="Containers run as root (or it is not shown that they do not)" + (f": {', '.join(f['subject'] for f in root)}" if root else "") + ".",
+              problem="Containers run as root (or it is not shown that they do not)"
+              + (f": {', '.join(f['subject'] for f in root)}" if root else "") + ".",
               why="A process that escapes its container as root owns the host.",
               blueprint="helm"),
         Check("security.pinned-images", "Images are pinned to a version", not unpinned and not ctx.facts("unpinned-image"),
@@ -513,11 +516,13 @@ def events(ctx: Context) -> Capability:
     names = {s["name"]: s for s in ctx.services}
     sync = [(s["name"], dep) for s in ctx.services if s["kind"] != "gateway" for dep in s["depends_on"] if dep in names]
     return Capability("events", "Event-driven communication", [
-        Check("events.broker", "A message broker carries work between services", bool(brokers), _files("broker", brokers) or ["no broker in the architecture or the repository"],
+        Check("events.broker", "A message broker carries work between services", bool(brokers),
+              _files("broker", brokers) or ["no broker in the architecture or the repository"],
               problem="No message broker: every interaction is a synchronous call.",
               why="A slow or down consumer stalls its callers; load cannot be buffered or spread over workers.",
               blueprint="events", needs=needs),
-        Check("events.dead-letter", "Failed messages go to a dead-letter queue", bool(dlq), _files("dead-letter configuration", dlq) or ["no dead-letter queue"],
+        Check("events.dead-letter", "Failed messages go to a dead-letter queue", bool(dlq),
+              _files("dead-letter configuration", dlq) or ["no dead-letter queue"],
               problem="No dead-letter queue.", why="A message that always fails blocks its partition or is silently dropped.",
               blueprint="events", needs=needs),
         Check("events.async-calls", "Services do not call each other synchronously point to point", not sync,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import model
 from . import compose, detect
@@ -41,17 +42,17 @@ def from_repo(repo: Path, warn: Callable[[str], None]) -> dict[str, Any]:
     if found:
         warn(f"using {found} (give --from-compose to choose another file)")
         return from_compose([found], repo, warn)
-    services = []
+    services: list[dict[str, Any]] = []
     for dockerfile in sorted(_dockerfiles(repo)):
         folder = dockerfile.parent
         name = folder.name if folder != repo else repo.resolve().name
         if not name or any(model.dns_id(s["name"]) == model.dns_id(name) for s in services):
             continue
         info = detect.detect(folder, dockerfile.name)
-        spec = {"ports": [{"target": p} for p in info.exposed], "build": {"context": str(folder)}}
+        ports: list[dict[str, Any]] = [{"target": p} for p in info.exposed]
         svc: dict[str, Any] = {
             "name": name,
-            "kind": compose._kind({}, None, info, spec["ports"]),
+            "kind": compose._kind({}, None, info, ports),
             "language": info.language or "unknown",
             "build": {"context": "./" + folder.relative_to(repo).as_posix() if folder != repo else "."},
             "path": folder.relative_to(repo).as_posix() if folder != repo else ".",

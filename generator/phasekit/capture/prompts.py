@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .. import model
 from ..errors import ModelError, PhasekitError
 
 Validator = Callable[[str], "bool | str"]
-KINDS = ["http", "tcp", "grpc", "worker", "cron", "gateway", "static"]
-LANGUAGES = ["python", "go", "node", "php", "java", "ruby", "rust", "dotnet", "shell", "other", "unknown"]
-ENGINES = ["postgres", "mysql", "mariadb", "redis", "memcached", "minio", "s3", "mongo", "kafka", "rabbitmq", "nats",
-           "elasticsearch", "other"]
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# The choices are the schema's enums (one source: schemas/architecture.schema.json).
+KINDS = model.schema_enum("service", "kind")
+LANGUAGES = model.schema_enum("service", "language")
+ENGINES = model.schema_enum("datastore", "engine")
+ZONES = model.schema_enum("service", "zone")
+SERVICE_DEFAULTS = model.schema_defaults("service")
 
 
 class Cancelled(PhasekitError):
@@ -55,23 +57,23 @@ class QuestionaryAsker:
     def text(self, message: str, default: str = "", validate: Validator | None = None) -> str:
         import questionary
 
-        return self._ask(questionary.text(message, default=default, validate=validate or (lambda _: True)))
+        return str(self._ask(questionary.text(message, default=default, validate=validate or (lambda _: True))))
 
     def select(self, message: str, choices: list[str], default: str | None = None) -> str:
         import questionary
 
-        return self._ask(questionary.select(message, choices=choices, default=default))
+        return str(self._ask(questionary.select(message, choices=choices, default=default)))
 
     def confirm(self, message: str, default: bool = True) -> bool:
         import questionary
 
-        return self._ask(questionary.confirm(message, default=default))
+        return bool(self._ask(questionary.confirm(message, default=default)))
 
     def checkbox(self, message: str, choices: list[str], default: list[str] | None = None) -> list[str]:
         import questionary
 
         options = [questionary.Choice(c, checked=c in (default or [])) for c in choices]
-        return self._ask(questionary.checkbox(message, choices=options))
+        return [str(c) for c in self._ask(questionary.checkbox(message, choices=options))]
 
 
 class ScriptedAsker:
@@ -103,7 +105,7 @@ class ScriptedAsker:
         answer = self._next(message, default)
         if answer not in choices:
             raise AssertionError(f"{message}: {answer!r} is not one of {choices}")
-        return answer
+        return str(answer)
 
     def confirm(self, message: str, default: bool = True) -> bool:
         return bool(self._next(message, default))
@@ -120,7 +122,7 @@ class ScriptedAsker:
 
 def valid_name(taken: set[str]) -> Validator:
     def check(value: str) -> bool | str:
-        if not NAME.match(value):
+        if not model.is_name(value):
             return "letters, digits, '_', '.', '-'; start with a letter or digit; at most 63 characters"
         if model.dns_id(value) in {model.dns_id(t) for t in taken}:
             return f"'{value}' is taken (names must differ after mapping to DNS-1123)"
@@ -165,7 +167,7 @@ def _environments_ok(value: str) -> bool | str:
     names = [v.strip() for v in value.split(",") if v.strip()]
     if not names:
         return "at least one environment"
-    bad = [n for n in names if not model.DNS_LABEL.match(n)]
+    bad = [n for n in names if not model.is_dns_label(n)]
     return not bad or f"not a DNS-1123 label: {', '.join(bad)}"
 
 
@@ -205,14 +207,16 @@ def run(detected: dict[str, Any], ask: Asker) -> dict[str, Any]:
     arch["services"] = [svc if id(svc) in as_found else _service(svc, ask, [p for p in peers if p != svc["name"]])
                         for svc in services]
     arch["datastores"] = stores
-    envs = ask.text("Environments, in promotion order", ", ".join(detected.get("environments") or ["dev", "staging", "prod"]),
-                    _environments_ok)
+    environments = detected.get("environments") or model.schema_defaults("architecture")["environments"]
+    envs = ask.text("Environments, in promotion order", ", ".join(environments), _environments_ok)
     arch["environments"] = [e.strip() for e in envs.split(",") if e.strip()]
     targets = dict(detected.get("targets") or {})
-    targets["runtime"] = ask.select("Where does it run today?", ["compose", "kubernetes"], targets.get("runtime", "compose"))
-    targets["terraform_provider"] = ask.select("Terraform provider", ["docker", "kubernetes"],
-                                               targets.get("terraform_provider", "docker"))
-    targets["registry"] = ask.text("Container registry", targets.get("registry", "ghcr.io/example"),
+    defaults = model.DEFAULT_TARGETS
+    targets["runtime"] = ask.select("Where does it run today?", model.schema_enum("targets", "runtime"),
+                                    targets.get("runtime", defaults["runtime"]))
+    targets["terraform_provider"] = ask.select("Terraform provider", model.schema_enum("targets", "terraform_provider"),
+                                               targets.get("terraform_provider", defaults["terraform_provider"]))
+    targets["registry"] = ask.text("Container registry", targets.get("registry", defaults["registry"]),
                                    lambda v: bool(re.match(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$", v)) or "e.g. ghcr.io/org")
     arch["targets"] = targets
     # Facts about services the user dropped no longer apply.
@@ -272,8 +276,8 @@ def _names(items: list[dict[str, Any]], most: int = 6) -> str:
 def _service(svc: dict[str, Any], ask: Asker, peers: list[str]) -> dict[str, Any]:
     name = svc["name"]
     out = dict(svc)
-    out["kind"] = ask.select(f"[{name}] kind", KINDS, svc.get("kind", "http"))
-    out["language"] = ask.select(f"[{name}] language", LANGUAGES, svc.get("language", "unknown"))
+    out["kind"] = ask.select(f"[{name}] kind", KINDS, svc.get("kind", SERVICE_DEFAULTS["kind"]))
+    out["language"] = ask.select(f"[{name}] language", LANGUAGES, svc.get("language", SERVICE_DEFAULTS["language"]))
     current = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP').lower()}" for p in svc.get("ports", []))
     wanted = parse_ports(ask.text(f"[{name}] ports it listens on (e.g. 8080, 9000/udp)", current, _ports_ok))
     old = {(p["port"], p.get("protocol", "TCP")): p for p in svc.get("ports", [])}
@@ -290,8 +294,9 @@ def _service(svc: dict[str, Any], ask: Asker, peers: list[str]) -> dict[str, Any
     elif out["kind"] != (svc.get("kind") or out["kind"]):
         health = {}  # the kind changed: let the model propose probes for the new kind
     out["health"] = health
-    out["replicas"] = int(ask.text(f"[{name}] replicas", str(svc.get("replicas", 1)), _int_between(0, 1000)))
-    out["zone"] = ask.select(f"[{name}] network zone", ["public", "private"], svc.get("zone", "private"))
+    out["replicas"] = int(ask.text(f"[{name}] replicas", str(svc.get("replicas", SERVICE_DEFAULTS["replicas"])),
+                                   _int_between(0, 1000)))
+    out["zone"] = ask.select(f"[{name}] network zone", ZONES, svc.get("zone", SERVICE_DEFAULTS["zone"]))
     # An empty checkbox cannot be drawn (questionary fails on no choices): with no peer there is nothing to ask.
     out["depends_on"] = (ask.checkbox(f"[{name}] depends on", peers, [d for d in svc.get("depends_on", []) if d in peers])
                          if peers else [])

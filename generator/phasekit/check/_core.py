@@ -14,7 +14,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
-DEFAULT_KUBE_VERSION = "1.31"
+from ..model import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBE_VERSION  # the schema's default (one place)
+
 DEFAULT_TIMEOUT = 180.0
 INSTALL_HINT = "run `phasekit install-validators`, then `. ~/.cache/phasekit/tools/env.sh`"
 

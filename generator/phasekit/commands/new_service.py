@@ -18,14 +18,14 @@ import click
 import yaml
 
 from .. import lock, model, render
-from ..errors import PhasekitError
+from ..errors import ModelError, PhasekitError
 from ._options import arch_option, template_option, vcs_ref_option
 
 LANGUAGES = ("python", "go", "node")
 KINDS = ("http", "worker")
 # DNS-1035 (what a Kubernetes Service name must be): DNS-1123 that starts with a letter. A leading digit
-# would also give a Python module that cannot be imported.
-SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+# would also give a Python module that cannot be imported. The one definition is model.DNS_1035_LABEL.
+SERVICE_NAME = model.DNS_1035_LABEL
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)")
 
 
@@ -52,7 +52,7 @@ def command(
     Example:
       phasekit new-service orders --language go --port 8081
     """
-    if not SERVICE_NAME.match(name):
+    if not SERVICE_NAME.fullmatch(name):
         raise PhasekitError(
             f"invalid service name {name!r}: use lowercase letters, digits and '-', start with a letter, "
             "end with a letter or digit, at most 63 characters (a DNS-1035 label)"
@@ -110,7 +110,7 @@ def _declared(arch: dict[str, Any], name: str, entry: dict[str, Any]) -> bool:
     """The architecture already holds exactly the entry this command adds (an earlier run of it)."""
     existing = next((s for s in arch["services"] if s["name"] == name), None)
     normal = model.normalise({"project": {"name": "x"}, "services": [copy.deepcopy(entry)]})["services"][0]
-    return existing == normal
+    return bool(existing == normal)
 
 
 def _started_here(dest: Path, arch: dict[str, Any], source: render.Source, answers: dict[str, Any]) -> bool:
@@ -133,7 +133,7 @@ def _with_service(text: str, entry: dict[str, Any], expected: dict[str, Any], ar
             try:
                 if model.parse(candidate, str(arch_path)) == expected:
                     return candidate
-            except model.ModelError:
+            except ModelError:
                 continue
     return model.dump(expected, _schema_ref(arch_path))
 

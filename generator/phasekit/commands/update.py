@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import lock, model, preview, render
+from .. import update as updating
 from ..errors import PhasekitError
 from ..progress import Progress
 from ._options import arch_option, dest_option, dest_or_default, template_option, vcs_ref_option
@@ -36,13 +37,13 @@ def command(arch_path: Path, dest: Path | None, template: str | None, vcs_ref: s
     dest = dest_or_default(dest, arch_path)
     if abort:
         with lock.held(dest, "update --abort"):
-            base = render.abort_update(dest)
+            base = updating.abort(dest)
         click.echo(f"restored {dest} to {base[:12]}, as it was before the update", err=True)
         return
     arch = model.load(arch_path)
     source = render.Source.resolve(template, vcs_ref)
     with contextlib.nullcontext() if dry_run else lock.held(dest, "update"), Progress("update") as progress:
-        plans = render.update(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent, progress=progress)
+        plans = updating.run(arch, dest, source, dry_run=dry_run, base=arch_path.resolve().parent, progress=progress)
     conflicts: list[Path] = []
     for plan in plans:
         where = plan.folder.relative_to(dest) if plan.folder != dest else Path(".")
