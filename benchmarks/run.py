@@ -232,7 +232,7 @@ def main() -> None:
             row["floor"] = median_of(floors)
             if applies:
                 row["apply"] = median_of(applies)
-                paired[(n, "apply", "floor")] = list(zip(applies, floors))
+                paired[(n, "apply", "floor")] = list(zip(applies, floors, strict=True))
             if {"apply", "update", "update-add", "check"} & set(steps):
                 subprocess.run(["git", "add", "-A"], cwd=work, check=True, env=env)
                 subprocess.run(["git", "commit", "-qm", "apply"], cwd=work, check=True, env=env)
@@ -267,8 +267,8 @@ def main() -> None:
                 row["check-peak"] = (0, max(c[1] for c in checks), 0, 0)
                 row["kv-floor"] = median_of(kv)
                 row["kv-floor-fast"] = median_of(kv_fast)
-                paired[(n, "check", "kv-floor")] = list(zip(checks, kv))
-                paired[(n, "check", "kv-floor-fast")] = list(zip(checks, kv_fast))
+                paired[(n, "check", "kv-floor")] = list(zip(checks, kv, strict=True))
+                paired[(n, "check", "kv-floor-fast")] = list(zip(checks, kv_fast, strict=True))
             results[n] = row
             loads.append(os.getloadavg()[0])
             # each size as soon as it is measured: a long run cut short still leaves its numbers

@@ -119,8 +119,6 @@ def test_the_name_rules_are_the_schemas(text):
     assert prompts.valid_name(set())(text) is True if model.is_name(text) else prompts.valid_name(set())(text) is not True
 
 
-@pytest.mark.xfail(strict=True, reason="copier.yml (helper 'blueprints') must change its service_name validator to "
-                                       "DNS-1035 at merge; this mark goes with it")
 def test_copier_yml_accepts_the_service_names_new_service_accepts():
     question = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))["service_name"]
     found = re.search(r"regex_search\('([^']+)'\)", question["validator"])

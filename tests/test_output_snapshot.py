@@ -36,11 +36,10 @@ from typing import Any
 
 import pytest
 
+from helpers import EXAMPLES, REPO
 from phasekit import blueprints as catalogue
 from phasekit import model, render
 from phasekit.commands.new_service import service_entry
-
-from helpers import EXAMPLES, REPO
 
 SNAPSHOTS = REPO / "tests" / "snapshots"
 UPDATE = os.environ.get("PHASEKIT_UPDATE_SNAPSHOTS") == "1"

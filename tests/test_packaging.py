@@ -7,7 +7,6 @@ import sys
 import zipfile
 
 from helpers import REPO
-
 from phasekit import blueprints as catalogue
 
 

@@ -326,7 +326,10 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
     with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
         # The "data" filter exists from Python 3.11.4 (Debian 12 ships 3.11.2): the archive is phasekit's own
         # template from git, so without the filter it is extracted as it is.
-        archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(folder, filter="data")
+        else:
+            archive.extractall(folder)
     return folder, commit
 
 
