@@ -16,12 +16,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
-from ..errors import ModelError
 from ..derive import HTTP_PROTOCOLS, PORT_PROTOCOLS
-from ..model import DATASTORE_PORTS, dns_id
+from ..errors import ModelError
+from ..model import DATASTORE_PORTS
 from . import detect, runtime
 
 # Datastore engines recognised from the image repository's last path component(s).
@@ -122,7 +123,8 @@ def canonical(files: list[Path], interpolate: bool = True, placeholders: list[st
     if result.returncode != 0:
         raise ModelError(f"{files[0] if len(files) == 1 else ', '.join(map(str, files))}: {_compose_error(result.stderr)}")
     try:
-        return json.loads(result.stdout)
+        loaded: dict[str, Any] = json.loads(result.stdout)
+        return loaded
     except json.JSONDecodeError as exc:
         raise ModelError(f"{files[0]}: compose printed something that is not JSON ({exc})") from None
 
@@ -292,7 +294,7 @@ def _pass_host_variables(item: dict[str, Any], raw_spec: dict[str, Any], warn: W
 
 
 def _runtime(item: dict[str, Any], spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
-             facts: list, warn: Warn) -> None:
+             facts: list[dict[str, str]], warn: Warn) -> None:
     """Command, entrypoint, user, working dir, volumes and restart policy, as compose runs the container.
     Commands come from the file as written (not interpolated): a `${VAR}` stays a reference, never a value."""
     values = {k: str(v) for k, v in _as_mapping(spec.get("environment")).items() if v not in (None, "")}
@@ -374,7 +376,7 @@ def _referenced_ports(data: dict[str, Any], items: list[dict[str, Any]]) -> None
     serves HTTP there is an http service."""
     by_name = {item["name"]: item for item in items}
     for name in sorted(data.get("services") or {}):
-        for key, value in sorted(_as_mapping(data["services"][name].get("environment")).items()):
+        for _key, value in sorted(_as_mapping(data["services"][name].get("environment")).items()):
             for scheme, host, number in PEER_PORT.findall(str(value or "")):
                 item = by_name.get(host)
                 if item is None or host == name or not 0 < int(number) < 65536:
@@ -382,7 +384,8 @@ def _referenced_ports(data: dict[str, Any], items: list[dict[str, Any]]) -> None
                 if int(number) not in {p["port"] for p in item["ports"]}:
                     item["ports"].append({"port": int(number), "protocol": "TCP"})
                     if item.get("kind") == "worker":
-                        item["kind"] = "http" if scheme in ("http", "https", "") and PORT_PROTOCOLS.get(int(number), "http") in HTTP_PROTOCOLS else "tcp"
+                        speaks_http = PORT_PROTOCOLS.get(int(number), "http") in HTTP_PROTOCOLS
+                        item["kind"] = "http" if scheme in ("http", "https", "") and speaks_http else "tcp"
 
 
 def _hosts_in(key: str, value: str) -> list[str]:
@@ -397,7 +400,7 @@ def _hosts_in(key: str, value: str) -> list[str]:
     return hosts
 
 
-def _address_references(data: dict[str, Any], items: list[dict[str, Any]], facts: list) -> None:
+def _address_references(data: dict[str, Any], items: list[dict[str, Any]], facts: list[dict[str, str]]) -> None:
     """Environment values that reach a peer by its hand-set address break as soon as addresses move."""
     owner = {ip: item["name"] for item in items for ip in item.get("static_ips", {}).values()}
     for name in sorted(data.get("services") or {}):
@@ -455,7 +458,7 @@ def _attached(spec: dict[str, Any], known: set[str]) -> tuple[list[str], dict[st
 
 
 def _datastore(
-    name: str, engine: str, spec: dict[str, Any], raw_spec: dict[str, Any], networks: list[dict], facts: list
+    name: str, engine: str, spec: dict[str, Any], raw_spec: dict[str, Any], networks: list[dict[str, Any]], facts: list[dict[str, str]]
 ) -> dict[str, Any]:
     image = spec["image"]
     store: dict[str, Any] = {"name": name, "engine": engine, "image": image}
@@ -492,7 +495,7 @@ def _datastore(
 
 def _service(
     name: str, spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, repo: Path,
-    zones: dict[str, str], facts: list, warn: Warn,
+    zones: dict[str, str], facts: list[dict[str, str]], warn: Warn,
 ) -> dict[str, Any]:
     svc: dict[str, Any] = {"name": name}
     image = spec.get("image")
@@ -579,7 +582,7 @@ def _no_probes() -> dict[str, Any]:
     return {"declared": False, **{p: {"type": "none"} for p in ("liveness", "readiness", "startup")}}
 
 
-def _common_facts(name: str, spec: dict[str, Any], ports: list[dict], ips: dict[str, str], facts: list) -> None:
+def _common_facts(name: str, spec: dict[str, Any], ports: list[dict[str, Any]], ips: dict[str, str], facts: list[dict[str, str]]) -> None:
     if ips:
         where = ", ".join(f"{ip} on {net}" for net, ip in sorted(ips.items()))
         facts.append({"kind": "static-ip", "subject": name, "detail": f"hand-set address {where}"})
@@ -653,7 +656,7 @@ def _label_ports(spec: dict[str, Any], ports: list[dict[str, Any]]) -> list[dict
     return out
 
 
-def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports: list[dict]) -> str:
+def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports: list[dict[str, Any]]) -> str:
     command = " ".join(map(str, spec.get("command") or [])) if isinstance(spec.get("command"), list) else str(spec.get("command") or "")
     if re.search(r"\b(cron|crond|supercronic)\b", command):
         return "cron"
@@ -672,7 +675,7 @@ def _kind(spec: dict[str, Any], image: str | None, found: detect.Detected, ports
 
 
 def _environment(
-    name: str, spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, facts: list, warn: Warn
+    name: str, spec: dict[str, Any], raw_spec: dict[str, Any], base: Path, facts: list[dict[str, str]], warn: Warn
 ) -> tuple[list[str], list[str]]:
     env_names: list[str] = []
     secrets: list[str] = []
@@ -837,7 +840,7 @@ def _probe_url(words: list[str], own: re.Pattern[str] = HTTP_URL) -> re.Match[st
 
 
 def _health(
-    spec: dict[str, Any], raw_spec: dict[str, Any], found: detect.Detected, ports: list[dict],
+    spec: dict[str, Any], raw_spec: dict[str, Any], found: detect.Detected, ports: list[dict[str, Any]],
     name: str = "", secrets: list[str] | None = None, warn: Warn = lambda _m: None,
 ) -> dict[str, Any] | None:
     """The compose healthcheck (or the Dockerfile's) as the model's probes; None when there is none.

@@ -9,10 +9,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..model import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBE_VERSION  # the schema's default (one place)
 
@@ -20,7 +21,7 @@ DEFAULT_TIMEOUT = 180.0
 INSTALL_HINT = "run `phasekit install-validators`, then `. ~/.cache/phasekit/tools/env.sh`"
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042 - a StrEnum would change str(status), which reports print
     """The outcome of one validator on one artifact. SKIPPED is never a pass."""
 
     PASSED = "passed"

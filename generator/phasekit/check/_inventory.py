@@ -6,9 +6,10 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 

@@ -6,19 +6,27 @@ import os
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
 from ._core import (
-    DEFAULT_KUBE_VERSION, DEFAULT_TIMEOUT, Artifact, Context, Report, Result, Status, ToolTimeout,
-    Validator, now,
+    DEFAULT_KUBE_VERSION,
+    DEFAULT_TIMEOUT,
+    Artifact,
+    Context,
+    Report,
+    Result,
+    Status,
+    ToolTimeout,
+    Validator,
+    now,
 )
 from ._inventory import Inventory
 from .validators import ALL, by_name
-
 
 # Go validators (helm, promtool, terraform, kubectl, opa, ...) collect garbage half as often: promtool's rule
 # unit tests at 200 services spend a quarter less CPU (23 -> 17 s), helm alike; GOMEMLIMIT makes a

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ REQUIRED_VARIABLE = re.compile(r"required variable (\w+) is missing a value")
 HOST_SYSTEM_PATHS = ("/var/run", "/run", "/proc", "/sys", "/dev", "/etc/localtime", "/etc/timezone")
 # A peer named in an environment value: the whole value (host or host:port), or the host of a URL.
 BARE_HOST = re.compile(r"^([A-Za-z0-9][\w.-]*)(?::(\d+))?$")
-HOST_KEY = re.compile(r"(HOST|ADDR|ADDRESS|URL|URI|DSN|ENDPOINT|SERVER|SERVERS|BROKER|BROKERS|NODES|PEERS|UPSTREAM|BACKEND|SEEDS|_API|SERVICE)S?$", re.I)
+HOST_KEY = re.compile(r"(HOST|ADDR|ADDRESS|URL|URI|DSN|ENDPOINT|SERVER|SERVERS|BROKER|BROKERS|NODES|PEERS|UPSTREAM|BACKEND"
+                      r"|SEEDS|_API|SERVICE)S?$", re.I)
 URL_HOST = re.compile(r"://(?:[^/@\s]*@)?([A-Za-z0-9][\w.-]*)(?::(\d+))?")
 SCHEDULE_KEY = "x-phasekit-schedule"
 

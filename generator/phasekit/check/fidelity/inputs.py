@@ -4,10 +4,11 @@ NetworkPolicies and terraform.tfvars (paths of the contract, relative to the che
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .._core import Context
 from .._inventory import Inventory

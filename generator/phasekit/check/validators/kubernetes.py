@@ -145,7 +145,7 @@ def validate_texts(ctx: Context, texts: dict[str, str]) -> dict[str, Proc]:
         _run_pieces(ctx, {key: wanted[key] for key in mine}, mine)
     out = {}
     for label, pieces in split.items():
-        lines = [re.sub(r"^(\S+) \S+", lambda m: f"{m[1]} {label}", line, count=1)
+        lines = [re.sub(r"^(\S+) \S+", lambda m, label=label: f"{m[1]} {label}", line, count=1)
                  for key, _ in pieces for line in futures[key].result()]
         failed = any(line.startswith(("ERROR", "FATAL")) for line in lines)
         out[label] = Proc(1 if failed else 0, "\n".join(lines))

@@ -36,8 +36,8 @@ def _env(ctx: Context, data_dir: Path) -> dict[str, str]:
     mirror = ctx.env.get("PHASEKIT_TF_PLUGIN_MIRROR") or str(Path(ctx.env.get("HOME", "~"), ".terraform.d", "plugins"))
     rc = ctx.scratch / "terraformrc"
     if not rc.exists():
-        rc.write_text('provider_installation {\n  filesystem_mirror {\n    path = %s\n  }\n}\n'
-                      % _quote(mirror), encoding="utf-8")
+        rc.write_text(f"provider_installation {{\n  filesystem_mirror {{\n    path = {_quote(mirror)}\n  }}\n}}\n",
+                      encoding="utf-8")
     return {"TF_CLI_CONFIG_FILE": str(rc), "TF_DATA_DIR": str(data_dir), "TF_IN_AUTOMATION": "1",
             "CHECKPOINT_DISABLE": "1", "TF_INPUT": "0"}
 
