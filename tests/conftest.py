@@ -66,7 +66,7 @@ def all_applied(rendered):
 
 # ---------------------------------------------------------------- the fast lane (`-m "not slow"`)
 # Every test runs in the fast lane on one example; the other examples run in the slow lane with the rest of
-# what is marked slow (every blueprint on every example, the corpus, end-to-end runs, the 1,000-service case).
+# what is marked slow (every blueprint on every example, the corpus, end-to-end runs).
 # The rule is here, once, rather than a mark on each parametrised test.
 FAST_EXAMPLE = "filetransfer"
 OTHER_EXAMPLES = {p.parent.name for p in EXAMPLES} - {FAST_EXAMPLE}

@@ -138,8 +138,10 @@ def test_any_valid_architecture_renders_parseable_output(tmp_path_factory, templ
     assert failed == []
 
 
-@pytest.mark.parametrize("count", [0, pytest.param(1000, marks=pytest.mark.slow)])  # 1,000: a benchmark, really
-def test_zero_and_a_thousand_services(count, tmp_path, template_source):
+# 1,000 services is benchmarks/run.py --sizes 1000 (clock-dependent, so not a test): it prints any command that
+# exits non-zero there, `check` of the 1,000-service output included.
+@pytest.mark.parametrize("count", [0])
+def test_zero_services(count, tmp_path, template_source):
     services = [{"name": f"svc-{i}", "ports": [{"port": 8000 + i % 1000}], "depends_on": [f"svc-{i - 1}"] if i else []}
                 for i in range(count)]
     arch = model.validate({"version": 1, "project": {"name": f"n{count}"}, "services": services}, "generated")
