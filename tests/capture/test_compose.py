@@ -449,3 +449,17 @@ def test_a_writable_repo_folder_with_files_is_data_and_its_empty_claim_is_said(t
     assert [v["type"] for v in svc(arch, "fn")["volumes"]] == ["data", "data", "data"]
     said = [n for n in notes if "starts empty" in n]
     assert len(said) == 1 and "/home/fn" in said[0] and "functions" in said[0]
+
+
+def test_a_called_service_without_a_known_port_is_said_once(tmp_path):
+    """compose reaches `api` on any port; a cluster only through the ports it declares."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: example/web:1\n    ports: ['80:80']\n    depends_on: [api, migrate]\n"
+        "  api:\n    image: example/api:1\n"
+        "  migrate:\n    image: example/api:1\n    command: ['migrate']\n    restart: 'no'\n"
+        "  known:\n    image: penpotapp/backend:2.4.3\n  web2:\n    image: example/web:1\n    depends_on: [known]\n")
+    notes: list[str] = []
+    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
+    said = [n for n in notes if "no port of it is known" in n]
+    assert len(said) == 1 and said[0].startswith("service 'api' is called by web"), notes
+    assert [p["port"] for p in svc(arch, "known")["ports"]] == [6060]  # the image catalogue knows it

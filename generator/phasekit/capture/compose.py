@@ -221,6 +221,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         svc["depends_on"] = [d for d in svc["depends_on"] if d in names]
         _name_references(svc, data["services"][svc["name"]], names, warn)
         svc["egress"] = _egress(data["services"][svc["name"]], names)
+    _note_unreachable_servers(services, warn)
     arch: dict[str, Any] = {
         "version": 1,
         "project": {"name": data.get("name") or base.name},
@@ -231,6 +232,19 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         "sources": {"compose": [_relative(f, repo).removeprefix("./") for f in files if _inside(f, repo)]},
     }
     return arch
+
+
+def _note_unreachable_servers(services: list[dict[str, Any]], warn: Warn) -> None:
+    """compose reaches every container by name on every port; a cluster reaches a service through the ports it
+    declares. A long-running service others call but whose port nothing states (not published, not exposed,
+    not in its image's catalogue entry) would get no Service: say so, once per service."""
+    for server in services:
+        if server["ports"] or server.get("one_shot"):
+            continue
+        callers = sorted(s["name"] for s in services if server["name"] in s["depends_on"])
+        if callers:
+            warn(f"service '{server['name']}' is called by {', '.join(callers)} but no port of it is known "
+                 "(not published or exposed): add its port to architecture.yaml, or it is unreachable in Kubernetes")
 
 
 def _inside(path: Path, repo: Path) -> bool:

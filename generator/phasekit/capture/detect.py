@@ -87,6 +87,9 @@ IMAGE_PORTS: dict[str, list[int]] = {
     "zulip/docker-zulip": [80, 443], "jitsi/web": [80, 443], "jitsi/prosody": [5222, 5280], "jitsi/jvb": [8080],
     "jitsi/jicofo": [8888], "paperlessngx/paperless-ngx": [8000],
     "dockersamples/examplevotingapp_vote": [80], "dockersamples/examplevotingapp_result": [80],
+    "penpotapp/backend": [6060], "penpotapp/exporter": [6061], "sj26/mailcatcher": [1025, 1080],
+    "postgrest/postgrest": [3000], "supabase/gotrue": [9999], "supabase/edge-runtime": [9000],
+    "supabase/postgres-meta": [8080], "supabase/studio": [3000], "supabase/storage-api": [5000],
 }
 
 
