@@ -60,3 +60,14 @@ def read_only_folder(path: Path) -> Iterator[Path]:
         yield path
     finally:
         path.chmod(stat.S_IRWXU)
+
+
+# (name, language, kind, port): the starter kit in each flavour, as `phasekit new-service` applies it.
+STARTER_FLAVOURS = [
+    ("orders", "python", "http", 9001),
+    ("mailer", "python", "worker", 9101),
+    ("catalog-api", "go", "http", 9002),
+    ("indexer", "go", "worker", 9102),
+    ("web-bff", "node", "http", 9003),
+    ("notifier", "node", "worker", 9103),
+]

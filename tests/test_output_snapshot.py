@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from helpers import EXAMPLES, REPO
+from helpers import EXAMPLES, REPO, STARTER_FLAVOURS
 from phasekit import blueprints as catalogue
 from phasekit import model, render
 from phasekit.commands.new_service import service_entry
@@ -83,15 +83,7 @@ VARIANTS: dict[str, tuple[str, list[Callable[[dict[str, Any]], None]]]] = {
     "variant-kafka-datastore": ("insights", [_datastore("events", "kafka")]),
     "variant-environments": ("insights", [_environments("local", "qa", "staging", "production")]),
 }
-# (name, language, kind, port): the starter kit in each flavour, as `phasekit new-service` applies it.
-FLAVOURS = [
-    ("orders", "python", "http", 9001),
-    ("mailer", "python", "worker", 9101),
-    ("catalog-api", "go", "http", 9002),
-    ("indexer", "go", "worker", 9102),
-    ("web-bff", "node", "http", 9003),
-    ("notifier", "node", "worker", 9103),
-]
+FLAVOURS = STARTER_FLAVOURS
 CASES = [p.parent.name for p in EXAMPLES] + list(VARIANTS) + ["service"]
 
 

@@ -412,8 +412,7 @@ def check_references(arch: Architecture, source: str = "architecture") -> None:
                 )
             owners[name], ids[ident] = group, name
     network_names = {n["name"] for n in arch["networks"]}
-    for item in arch["services"] + arch["datastores"]:
-        what = "service" if item in arch["services"] else "datastore"
+    for what, item in [("service", s) for s in arch["services"]] + [("datastore", d) for d in arch["datastores"]]:
         for dep in item.get("depends_on", []):
             if dep == item["name"]:
                 raise ModelError(f"{source}: {what} '{item['name']}' depends on itself")

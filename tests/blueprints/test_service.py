@@ -19,19 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO, run_tool
+from helpers import REPO, STARTER_FLAVOURS, run_tool
 from phasekit import model
 from phasekit.cli import main as phasekit
 
-# (name, language, kind, port): one service per flavour, all added to the same repository.
-FLAVOURS = [
-    ("orders", "python", "http", 9001),
-    ("mailer", "python", "worker", 9101),
-    ("catalog-api", "go", "http", 9002),
-    ("indexer", "go", "worker", 9102),
-    ("web-bff", "node", "http", 9003),
-    ("notifier", "node", "worker", 9103),
-]
+# One service per starter-kit flavour, all added to the same repository.
+FLAVOURS = STARTER_FLAVOURS
 BY_NAME = {f[0]: f for f in FLAVOURS}
 
 

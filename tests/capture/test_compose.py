@@ -117,6 +117,13 @@ def svc(arch, name):
     return next(s for s in arch["services"] if s["name"] == name)
 
 
+def capture_text(folder: Path, text: str, name: str = "compose.yaml") -> tuple[dict, list[str]]:
+    """Capture a compose file written from text; the architecture and every note capture said."""
+    (folder / name).write_text(text)
+    notes: list[str] = []
+    return capture.from_compose([folder / name], folder, notes.append), notes
+
+
 def facts(arch, kind):
     return sorted((f["subject"], f.get("detail", "")) for f in arch["facts"] if f["kind"] == kind)
 
@@ -365,9 +372,8 @@ def test_compose_limits_without_reservations_never_give_a_request_above_the_limi
     ('["CMD", "node", "-e", "fetch(\'http://localhost:8080/ready\').then(r => process.exit(r.ok ? 0 : 1))"]', "/ready"),
 ])
 def test_a_health_url_is_read_whole_or_not_at_all(tmp_path, test, probe):
-    (tmp_path / "compose.yaml").write_text(
+    arch, _notes = capture_text(tmp_path,
         f"services:\n  api:\n    image: example/api:1\n    ports: ['8080:8080']\n    healthcheck:\n      test: {test}\n")
-    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)
     live = arch["services"][0]["health"]["liveness"]
     assert (live["type"] if probe == "exec" else live["path"]) == probe, live
 
@@ -411,12 +417,11 @@ def test_an_engine_is_named_by_a_whole_word_and_a_tool_beside_it_is_not_one(imag
 
 
 def test_a_healthcheck_that_calls_the_service_by_its_own_name_is_its_probe(tmp_path):
-    (tmp_path / "compose.yaml").write_text(
+    arch, _notes = capture_text(tmp_path,
         "services:\n  storage:\n    image: example/storage:1\n    healthcheck:\n"
         "      test: ['CMD', 'wget', '--spider', 'http://storage:5000/status']\n"
         "  other:\n    image: example/other:1\n    healthcheck:\n"
         "      test: ['CMD', 'wget', '--spider', 'http://storage:5000/status']\n")
-    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, lambda _m: None)
     storage, other = svc(arch, "storage"), svc(arch, "other")
     assert [p["port"] for p in storage["ports"]] == [5000]
     assert storage["health"]["liveness"]["type"] == "http" and storage["health"]["liveness"]["path"] == "/status"
@@ -424,13 +429,11 @@ def test_a_healthcheck_that_calls_the_service_by_its_own_name_is_its_probe(tmp_p
 
 
 def test_variables_compose_filled_in_from_the_host_are_passed_to_the_container(tmp_path):
-    (tmp_path / "compose.yaml").write_text(
+    arch, notes = capture_text(tmp_path,
         "services:\n  rt:\n    image: example/rt:1\n    ports: ['4000:4000']\n"
         "    environment: {DB_PASSWORD: '${POSTGRES_PASSWORD}'}\n"
         "    command: ['serve', '--region', '${REGION:-eu}', '--pid', '$$$$']\n"
         "    healthcheck:\n      test: ['CMD-SHELL', 'curl -H \"Authorization: Bearer ${ANON_KEY}\" http://localhost:4000/ && echo $$HOME']\n")
-    notes: list[str] = []
-    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
     rt = svc(model.validate(arch, "test"), "rt")
     assert rt["host_variables"] == ["ANON_KEY", "REGION"]
     assert "ANON_KEY" in rt["secrets"] and "REGION" in rt["env"] and "HOME" not in rt["env"] + rt["secrets"]
@@ -441,11 +444,9 @@ def test_a_writable_repo_folder_with_files_is_data_and_its_empty_claim_is_said(t
     (tmp_path / "functions" / "main").mkdir(parents=True)
     (tmp_path / "functions" / "main" / "index.ts").write_text("export {}\n")
     (tmp_path / "empty").mkdir()
-    (tmp_path / "compose.yaml").write_text(
+    arch, notes = capture_text(tmp_path,
         "services:\n  fn:\n    image: example/fn:1\n    volumes: ['./functions:/home/fn', './empty:/scratch', 'cache:/c']\n"
         "volumes: {cache: {}}\n")
-    notes: list[str] = []
-    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
     assert [v["type"] for v in svc(arch, "fn")["volumes"]] == ["data", "data", "data"]
     said = [n for n in notes if "starts empty" in n]
     assert len(said) == 1 and "/home/fn" in said[0] and "functions" in said[0]
@@ -453,13 +454,11 @@ def test_a_writable_repo_folder_with_files_is_data_and_its_empty_claim_is_said(t
 
 def test_a_called_service_without_a_known_port_is_said_once(tmp_path):
     """compose reaches `api` on any port; a cluster only through the ports it declares."""
-    (tmp_path / "compose.yaml").write_text(
+    arch, notes = capture_text(tmp_path,
         "services:\n  web:\n    image: example/web:1\n    ports: ['80:80']\n    depends_on: [api, migrate]\n"
         "  api:\n    image: example/api:1\n"
         "  migrate:\n    image: example/api:1\n    command: ['migrate']\n    restart: 'no'\n"
         "  known:\n    image: penpotapp/backend:2.4.3\n  web2:\n    image: example/web:1\n    depends_on: [known]\n")
-    notes: list[str] = []
-    arch = capture.from_compose([tmp_path / "compose.yaml"], tmp_path, notes.append)
     said = [n for n in notes if "no port of it is known" in n]
     assert len(said) == 1 and said[0].startswith("service 'api' is called by web"), notes
     assert [p["port"] for p in svc(arch, "known")["ports"]] == [6060]  # the image catalogue knows it

@@ -238,10 +238,14 @@ def _note_unreachable_servers(services: list[dict[str, Any]], warn: Warn) -> Non
     """compose reaches every container by name on every port; a cluster reaches a service through the ports it
     declares. A long-running service others call but whose port nothing states (not published, not exposed,
     not in its image's catalogue entry) would get no Service: say so, once per service."""
+    callers_of: dict[str, list[str]] = {}
+    for client in services:
+        for dep in client["depends_on"]:
+            callers_of.setdefault(dep, []).append(client["name"])
     for server in services:
         if server["ports"] or server.get("one_shot"):
             continue
-        callers = sorted(s["name"] for s in services if server["name"] in s["depends_on"])
+        callers = sorted(callers_of.get(server["name"], []))
         if callers:
             warn(f"service '{server['name']}' is called by {', '.join(callers)} but no port of it is known "
                  "(not published or exposed): add its port to architecture.yaml, or it is unreachable in Kubernetes")
