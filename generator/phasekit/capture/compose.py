@@ -229,7 +229,7 @@ def to_model(files: list[Path], repo: Path, warn: Warn) -> dict[str, Any]:
         "datastores": datastores,
         "networks": networks,
         "facts": facts,
-        "sources": {"compose": [_relative(f, repo).removeprefix("./") for f in files if _inside(f, repo)]},
+        "sources": {"compose": [rel for f in files if (rel := runtime.repo_relative(f, repo)) is not None]},
     }
     return arch
 
@@ -251,17 +251,13 @@ def _note_unreachable_servers(services: list[dict[str, Any]], warn: Warn) -> Non
                  "(not published or exposed): add its port to architecture.yaml, or it is unreachable in Kubernetes")
 
 
-def _inside(path: Path, repo: Path) -> bool:
-    return path.resolve().is_relative_to(repo.resolve())
-
-
 def _note_files_outside(files: list[Path], repo: Path, warn: Warn) -> None:
     """Compose files, `include:` and `extends: file:` outside the repository are read (compose merges them),
     but architecture.yaml records repository paths only: the captured content stays, the host path is said once."""
     import yaml
 
     for file in files:
-        if not _inside(file, repo):
+        if runtime.repo_relative(file, repo) is None:
             warn(f"{file} is outside the repository {repo.resolve()}: captured, but not recorded as a source "
                  "(`check --validator fidelity` cannot compare against it)")
         try:
@@ -280,7 +276,7 @@ def _note_files_outside(files: list[Path], repo: Path, warn: Warn) -> None:
                 referenced.append((f"service '{name}' extends", str(extends["file"])))
         for how, ref in referenced:
             target = (file.parent / os.path.expandvars(ref))
-            if not _inside(target, repo):
+            if runtime.repo_relative(target, repo) is None:
                 warn(f"{file.name} {how} {ref}, outside the repository: its content is captured, "
                      "but a re-capture or check needs it at the same place")
 
@@ -522,7 +518,7 @@ def _service(
     if build:
         context = Path(build.get("context") or ".")
         context = context if context.is_absolute() else base / context
-        if "://" in str(build.get("context") or "") or not _inside(context, repo):
+        if "://" in str(build.get("context") or "") or runtime.repo_relative(context, repo) is None:
             if not image:
                 raise ModelError(f"service '{name}': build context {build.get('context')} is outside the repository "
                                  f"{repo.resolve()}: CI cannot build it; move it into the repository or give the "

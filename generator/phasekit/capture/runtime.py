@@ -99,8 +99,8 @@ def _classify(mount: dict[str, Any], base: Path, repo: Path, context: Path | Non
     source = source if source.is_absolute() else base / source
     if _is_host_path(source, repo):
         return {**volume, "type": "host", "source": str(mount["source"]), **({"read_only": True} if read_only else {})}
-    relative = _inside(source, repo)
-    if context is not None and source.is_dir() and _inside(source, context) is not None:
+    relative = repo_relative(source, repo)
+    if context is not None and source.is_dir() and repo_relative(source, context) is not None:
         # The service's own code mounted over the image for development: the built image already carries it.
         return {**volume, "type": "source", "source": relative or str(source)}
     # Read-only and absent: compose would mount an empty folder, but the file was meant (a config not committed).
@@ -121,13 +121,14 @@ def _classify(mount: dict[str, Any], base: Path, repo: Path, context: Path | Non
 
 
 def _is_host_path(source: Path, repo: Path) -> bool:
-    if _inside(source, repo) is not None:
+    if repo_relative(source, repo) is not None:
         return False
     text = source.as_posix()
     return any(text == p or text.startswith(p.rstrip("/") + "/") for p in HOST_PATHS if p != "/") or text == "/"
 
 
-def _inside(path: Path, repo: Path) -> str | None:
+def repo_relative(path: Path, repo: Path) -> str | None:
+    """path relative to repo (POSIX, "." for repo itself), or None when it is outside."""
     try:
         rel = path.resolve().relative_to(repo.resolve())
     except (ValueError, OSError):
