@@ -151,7 +151,7 @@ def _is_config(kind: str, body: dict[str, Any]) -> bool:
 
 
 def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any],
-             rendered: cs.Rendered | None = None) -> tuple[list[str], list[str]]:
+             rendered: cs.Rendered) -> tuple[list[str], list[str]]:
     mounts = {m.get("mountPath"): m for m in container.get("volumeMounts") or []}
     acknowledged = {t.strip() for t in cs.annotations(workload).get("phasekit.dev/not-portable", "").split(",")}
     out: list[str] = []
@@ -171,7 +171,7 @@ def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any],
         mount = mounts.get(m.target)
         kind, body = _volume_source(workload, mount["name"]) if mount else ("missing", {})
         loss = _mount_loss(m, mount, kind, body)
-        if not loss and rendered is not None and body.get("claimName") and body["claimName"] not in rendered.claims:
+        if not loss and body.get("claimName") and body["claimName"] not in rendered.claims:
             loss = f"data volume {m.target} is on claim {body['claimName']}, which the chart does not create"
         if loss:
             out.append(f"{svc.name}: {loss}")
