@@ -99,7 +99,8 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int, float]:
                                               loader=jinja2.FileSystemLoader(str(REPO)),
                                               extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
     env.filters["to_nice_yaml"] = copier_runtime._fast_to_nice_yaml(env.filters["to_nice_yaml"])
-    context = {"architecture": arch, "_copier_answers": {"architecture": arch}, "_copier_conf": {"answers_file": "a.yml"}}
+    base = {"architecture": arch, "_copier_answers": {"architecture": arch}, "_copier_conf": {"answers_file": "a.yml"}}
+    context = base
     cache: dict[str, jinja2.Template] = {}
 
     def compiled(source: str) -> jinja2.Template:  # each template compiles once, as in copier
@@ -107,9 +108,32 @@ def jinja_floor(arch: dict, names: list[str]) -> tuple[float, int, float]:
             cache[source] = env.from_string(source)
         return cache[source]
 
+    questions = {k: v for k, v in yaml.safe_load((REPO / "copier.yml").read_text()).items()
+                 if not k.startswith("_") and k not in ("blueprint", "architecture")}
+
+    def answers(blueprint: str) -> dict:
+        """copier.yml's other questions at their defaults and its computed (`when: false`) values, rendered
+        in file order with the answers before them, cast to their type as copier casts them."""
+        values: dict = {"blueprint": blueprint, **context}
+        for key, spec in questions.items():
+            when = spec.get("when", True)
+            if isinstance(when, str):
+                when = yaml.safe_load(compiled(when).render(**values).strip() or "false")
+            default = spec.get("default")
+            if isinstance(default, str):
+                default = compiled(default).render(**values).strip()
+                if spec.get("type") in ("bool", "yaml", "int"):
+                    default = yaml.safe_load(default) if default else None
+            if when is False and "when" in spec and spec["when"] is not False:
+                continue  # a question this blueprint is never asked
+            values[key] = default
+        values.pop("blueprint")
+        return values
+
     start, cpu = time.perf_counter(), time.process_time()
     files = 0
     for name in names:
+        context = {**base, **answers(name)}
         for path in sorted((root / name).rglob("*")):
             if not path.is_file():
                 continue
