@@ -230,6 +230,39 @@ def test_guard_copier_syncs_the_git_index_through_one_worker_method(tmp_path, te
         _main.Worker._sync_git_index_executable_bit = real
 
 
+def test_guard_copier_reads_copier_yml_through_template_load_template_config(tmp_path, template_source):
+    """copier reads each template's copier.yml through this function (once per render as shipped); within
+    shared_compiles two renders read it once, and each gets a copy it may change."""
+    import inspect
+
+    from copier import _template
+
+    assert list(inspect.signature(_template.load_template_config).parameters) == ["conf_path", "quiet"]
+    real = _template.load_template_config
+    reads: list[object] = []
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    copier_runtime._CONFIGS.clear()  # read by an earlier test in this process
+    try:
+        _template.load_template_config = lambda *args, **kw: reads.append(args[0]) or real(*args, **kw)
+        render.render_to(tmp_path / "one", arch, "adr", template_source)
+        render.render_to(tmp_path / "two", arch, "ci", template_source)
+        assert len(reads) == 1, f"copier.yml read {len(reads)} times in two renders"
+        with copier_runtime.shared_compiles():
+            first = _template.load_template_config(reads[0])
+            first["_subdirectory"] = "changed"
+            assert _template.load_template_config(reads[0])["_subdirectory"] != "changed"
+        copier_runtime._CONFIGS.clear()
+        import copier
+
+        plain = template_source.plain()
+        assert plain is not None
+        copier.run_copy(str(plain[0]), tmp_path / "as-shipped", data={"blueprint": "adr", "architecture": arch},
+                        defaults=True, overwrite=True, unsafe=False, quiet=True)
+        assert len(reads) == 2, "copier no longer reads copier.yml through load_template_config: drop its memo"
+    finally:
+        _template.load_template_config = real
+
+
 def test_guard_copier_asks_template_get_repo_whether_a_source_is_git(tmp_path):
     import inspect
 
@@ -257,3 +290,60 @@ def test_guard_copier_writes_commit_and_src_path_as_the_plain_render_records_the
     assert (fast / answers).read_bytes() == (slow / answers).read_bytes()
     recorded = copier_runtime.load_answers((slow / answers).read_text(encoding="utf-8"))
     assert recorded["_commit"] == template_source.vcs_ref and recorded["_src_path"] == template_source.src_path
+
+
+# ---------------------------------------------------------------------------- the plain copy kept on disk
+def _commits(repo: Path) -> tuple[str, str]:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=repo, capture_output=True, text=True,
+                           check=True).stdout.split()[0]
+    return head, first
+
+
+def test_a_commit_is_extracted_once_and_reused_by_later_processes(tmp_path, monkeypatch):
+    from phasekit import gitcmd
+
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "cache" / "template"))
+    head, _ = _commits(REPO)
+    folder, commit = copier_runtime._extract(REPO, "HEAD")
+    assert folder == tmp_path / "cache" / "plain" / head
+    assert (folder / "copier.yml").read_bytes() == subprocess.run(
+        ["git", "show", "HEAD:copier.yml"], cwd=REPO, capture_output=True, check=True).stdout
+    assert commit == gitcmd.run(REPO, "describe", "--tags", "--always", "HEAD")
+
+    def no_archive(repo, *args, **kwargs):
+        raise AssertionError(f"git {' '.join(args)} ran again")
+
+    monkeypatch.setattr(gitcmd, "run_bytes", no_archive)  # `describe`/`rev-parse` go through gitcmd.run
+    monkeypatch.setattr(gitcmd, "run", lambda repo, *args, **kw: (head if args[0] == "rev-parse" else commit))
+    again, _ = copier_runtime._extract(REPO, "HEAD")
+    assert again == folder
+
+
+def test_an_unfinished_extraction_is_not_used_and_another_commit_gets_its_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "cache" / "template"))
+    head, first = _commits(REPO)
+    # a process killed mid-extraction left the folder without its completion mark, and a stray file in it
+    broken = tmp_path / "cache" / "plain" / head
+    broken.mkdir(parents=True)
+    (broken / "copier.yml").write_text("half a file")
+    folder, _ = copier_runtime._extract(REPO, "HEAD")
+    assert folder == broken and (folder / "copier.yml").read_text() != "half a file"
+    if first != head:
+        older, _ = copier_runtime._extract(REPO, first)
+        assert older.name == first and older != folder
+    assert not [p for p in (tmp_path / "cache" / "plain").iterdir() if p.name.startswith(".partial-")]
+
+
+def test_a_read_only_cache_extracts_for_the_process_only(tmp_path, monkeypatch):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o500)
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(cache / "template"))
+    try:
+        folder, _ = copier_runtime._extract(REPO, "HEAD")
+        assert (folder / "copier.yml").is_file() and not folder.is_relative_to(cache)
+    finally:
+        cache.chmod(0o700)

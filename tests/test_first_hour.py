@@ -351,6 +351,7 @@ def test_the_template_extracts_on_python_3_11_before_extraction_filters(tmp_path
             raise TypeError(f"TarFile.extractall() got an unexpected keyword argument {next(iter(kwargs))!r}")
         return original(self, path, members, numeric_owner=numeric_owner)
 
+    monkeypatch.setenv("PHASEKIT_TEMPLATE_CACHE", str(tmp_path / "cache" / "template"))  # extract, not reuse
     monkeypatch.delattr(tarfile, "data_filter", raising=False)
     monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
     folder, _commit = copier_runtime._extract(REPO, "HEAD")

@@ -6,6 +6,7 @@ otherwise written to a log file the user can attach to a bug report).
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 import tempfile
@@ -14,23 +15,37 @@ import traceback
 import click
 
 from . import __version__
-from .commands import apply, assess, blueprints, capture, check, install_validators, new_service, template, update
 from .errors import PhasekitError
 
+# command name -> (module under phasekit.commands, attribute). A command's module is imported only when
+# that command runs (or help lists it): `apply` need not load check's validators or capture's prompts.
+COMMANDS = {
+    "capture": ("capture", "command"), "assess": ("assess", "command"), "blueprints": ("blueprints", "command"),
+    "apply": ("apply", "command"), "update": ("update", "command"), "check": ("check", "command"),
+    "new-service": ("new_service", "command"), "install-validators": ("install_validators", "command"),
+    "template-path": ("template", "template_path"), "copier-data": ("template", "copier_data"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(f".commands.{module}", __package__), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="phasekit")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """From docker-compose and hand-set IPs to health checks, Terraform, monitoring, CI, Helm and policy."""
     ctx.obj = {"debug": debug}
-
-
-for _module in (capture, assess, blueprints, apply, update, check, new_service, install_validators):
-    cli.add_command(_module.command)
-cli.add_command(template.template_path)
-cli.add_command(template.copier_data)
 
 
 MAX_LINE = 400  # characters of an error line; a compose error once printed 457 KB

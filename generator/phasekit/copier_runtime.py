@@ -1,8 +1,9 @@
 """Run copier many times in one process for less, without changing a byte of what it writes.
 
 Every use of copier's private code is in this module (docs/adr/0007-copier-internals.md): `_main.SandboxedEnvironment`
-(shared compiles), `Worker._sync_git_index_executable_bit` and `_template.get_repo` (scratch renders), and
-answers files written as copier writes them after a render from a plain copy (`plain_copy`, `record_origin`).
+and `_template.load_template_config` (shared compiles, copier.yml read once), `Worker._sync_git_index_executable_bit`
+and `_template.get_repo` (scratch renders), and answers files written as copier writes them after a render from a
+plain copy (`plain_copy`, `record_origin`; the plain copy of a commit is kept on disk and reused).
 tests/test_copier_runtime.py holds the guard tests: they fail when copier's internals change shape, and
 pyproject.toml pins copier to the releases they passed on.
 
@@ -261,16 +262,45 @@ def _replaced(owner: Any, attribute: str, value: Any) -> Iterator[None]:
         setattr(owner, attribute, original)
 
 
+_CONFIGS: dict[tuple[Any, ...], Any] = {}
+
+
+def _memoised_config(load: Any) -> Any:
+    """copier's `load_template_config`, reading each copier.yml once per process: copier parses it with
+    the pure-Python YAML reader in every run (9 times in `apply --all`, 0.1 s of a one-service apply).
+    Keyed by the file's identity, size and modification time; every caller gets its own copy."""
+    import copy
+
+    if getattr(load, "memoised", False):
+        return load
+
+    def load_template_config(conf_path: Path, quiet: bool = False) -> Any:
+        try:
+            stat = os.stat(conf_path)
+        except OSError:
+            return load(conf_path, quiet)  # copier's own error
+        key = (os.path.realpath(conf_path), stat.st_ino, stat.st_size, stat.st_mtime_ns, quiet)
+        if key not in _CONFIGS:
+            _CONFIGS[key] = load(conf_path, quiet)
+        return copy.deepcopy(_CONFIGS[key])
+
+    load_template_config.memoised = True  # type: ignore[attr-defined]
+    return load_template_config
+
+
 @contextlib.contextmanager
 def shared_compiles() -> Iterator[None]:
-    """Within this block, copier's Jinja environments share compiled templates."""
-    from copier import _main
+    """Within this block, copier's Jinja environments share compiled templates, and each copier.yml is
+    read once."""
+    from copier import _main, _template
 
     base = getattr(_main, "SandboxedEnvironment", None)
     if base is None or not hasattr(base, "compile") or getattr(base, "memoised", False):
         yield
         return
-    with _replaced(_main, "SandboxedEnvironment", _memoised_environment(base)):
+    loader = getattr(_template, "load_template_config", None)
+    with (_replaced(_main, "SandboxedEnvironment", _memoised_environment(base)),
+          _replaced(_template, "load_template_config", _memoised_config(loader))):
         yield
 
 
@@ -313,24 +343,61 @@ def plain_copy(repo: Path, ref: str) -> tuple[Path, str]:
 
 
 def _extract(repo: Path, ref: str) -> tuple[Path, str]:
+    """The tree of ref as plain files: kept on disk beside the template cache, one folder per commit (a
+    commit's tree never changes, so a later process reuses it without running git archive again), or in a
+    folder removed when the process ends if that cache is not writable."""
+    import shutil
+
+    from . import gitcmd
+    from .template_repo import cache_location
+
+    commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
+    sha = gitcmd.run(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
+    kept = cache_location()[1].parent / "plain" / sha
+    if (kept / _COMPLETE).is_file():
+        return kept, commit
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=kept.parent, prefix=".partial-"))
+    except OSError:  # a read-only home: extract for this process only
+        if not _PLAIN_ROOT:
+            _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
+        folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
+        folder.mkdir()
+        _unpack(repo, sha, folder)
+        return folder, commit
+    try:
+        _unpack(repo, sha, partial)
+        (partial / _COMPLETE).write_text(sha + "\n")
+        try:
+            os.rename(partial, kept)  # whole or absent: a killed extraction leaves only a .partial- folder
+        except OSError:
+            if (kept / _COMPLETE).is_file():
+                pass  # another process finished first: use its copy
+            else:  # never one of ours (each is renamed in whole, mark included): replace it
+                shutil.rmtree(kept)
+                os.rename(partial, kept)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return kept, commit
+
+
+_COMPLETE = ".phasekit-extracted"  # written last: a folder without it is not used
+
+
+def _unpack(repo: Path, sha: str, folder: Path) -> None:
     import io
     import tarfile
 
     from . import gitcmd
 
-    commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
-    if not _PLAIN_ROOT:
-        _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
-    folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
-    folder.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", sha))) as archive:
         # The "data" filter exists from Python 3.11.4 (Debian 12 ships 3.11.2): the archive is phasekit's own
         # template from git, so without the filter it is extracted as it is.
         if hasattr(tarfile, "data_filter"):
             archive.extractall(folder, filter="data")
         else:
             archive.extractall(folder)
-    return folder, commit
 
 
 def record_origin(answers: Path, src_path: str, commit: str) -> None:

@@ -209,7 +209,7 @@ def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
             partial = target.with_name(f".{target.name}.phasekit-partial")
             done.append((target, backup))
             try:
-                shutil.copy2(rendered, partial)
+                _stage(rendered, partial)
                 os.replace(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
@@ -220,6 +220,15 @@ def _move_all(plan: list[tuple[Path, Path]], dest: Path) -> None:
     for _, backup in done:
         if backup is not None:
             backup.unlink(missing_ok=True)
+
+
+def _stage(rendered: Path, partial: Path) -> None:
+    """Put a rendered file beside its target: a rename when the scratch folder is on the same file system
+    (the scratch copy is discarded anyway), else a copy."""
+    try:
+        os.rename(rendered, partial)
+    except OSError:
+        shutil.copy2(rendered, partial)
 
 
 def _roll_back(done: list[tuple[Path, Path | None]], made: list[Path]) -> None:
