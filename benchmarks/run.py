@@ -225,6 +225,12 @@ def main() -> None:
         cold, _, _, _ = run([*phasekit, "apply", "--all", "--dest", "cold"], warm, env)
         print(f"-- first apply --all with empty caches (1 service): {cold:.2f} s", file=sys.stderr)
         print(f"First `apply --all` with empty caches (1 service): {cold:.2f} s\n")
+        # What every apply process pays before it renders anything, and the in-memory floor never pays:
+        # the interpreter, phasekit's apply command and copier imported.
+        starts = [run([sys.executable, "-c", "import phasekit.commands.apply, copier"], warm, env) for _ in range(args.repeat)]
+        startup = median_of([(t, mem, 0, cpu) for t, mem, _, cpu in starts])
+        print(f"Start-up of an apply process (Python, phasekit's apply command and copier imported, nothing "
+              f"rendered): {startup[0]:.2f} s / {startup[3]:.2f} CPU-s\n")
         for n in sizes:
             work = tmp / f"n{n}"
             work.mkdir()
@@ -299,6 +305,10 @@ def main() -> None:
             print(f"   {n} services: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in row.items()), file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, steps)
+    if "apply" in steps:
+        print(f"\napply less the start-up ({startup[3]:.2f} CPU-s) / Jinja2 floor, CPU (median runs): "
+              + ", ".join(f"{n} services {(results[n]['apply'][3] - startup[3]) / results[n]['floor'][3]:.2f}x"
+                          for n in sizes if "apply" in results[n]))
     if paired:
         print("\nThe same ratios run by run (numerator and floor measured back to back), and their median:\n")
         for (n, a, b), runs in paired.items():

@@ -601,21 +601,42 @@ def test_a_failed_write_puts_back_everything_this_apply_wrote(tmp_path, monkeypa
     readme.parent.mkdir(parents=True)
     readme.write_text("our own index\n")
     before = tree_of(dest)
-    real, calls = shutil.copy2, []
+    real, calls = render._stage, []
 
-    def copy2(src, dst, **kwargs):
+    def stage(src, dst):
         calls.append(dst)
         if len(calls) == 15:
             raise OSError(28, "No space left on device")
-        return real(src, dst, **kwargs)
+        return real(src, dst)
 
-    monkeypatch.setattr(render.shutil, "copy2", copy2)
+    monkeypatch.setattr(render, "_stage", stage)
     with pytest.raises(PhasekitError, match="No space left on device; nothing written") as info:
         render.apply(model.load(ARCH_FILE), dest, ["adr", "health"], render.Source.resolve(None, None), force=True)
     assert "\n" not in str(info.value) and len(calls) == 15
     assert tree_of(dest) == before
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["docs", "docs/architecture",
                                                                         "docs/architecture/decisions", str(ADR / "README.md")]
+
+
+def test_a_rendered_file_is_copied_when_the_scratch_folder_is_on_another_file_system(tmp_path, monkeypatch):
+    """Rendered files are renamed into place; across file systems (EXDEV) they are copied, mode kept."""
+    rendered, partial = tmp_path / "scratch" / "run.sh", tmp_path / "repo" / ".run.sh.phasekit-partial"
+    rendered.parent.mkdir()
+    partial.parent.mkdir()
+    rendered.write_text("#!/bin/sh\n")
+    rendered.chmod(0o755)
+
+    def cross_device(src, dst):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(render.os, "rename", cross_device)
+    render._stage(rendered, partial)
+    assert partial.read_text() == "#!/bin/sh\n" and partial.stat().st_mode & 0o777 == 0o755
+    assert rendered.exists()  # copied, not moved
+    monkeypatch.undo()
+    partial.unlink()
+    render._stage(rendered, partial)
+    assert partial.read_text() == "#!/bin/sh\n" and not rendered.exists()  # same file system: moved
 
 
 def test_update_reports_deleted_generated_files_truthfully(tmp_path):

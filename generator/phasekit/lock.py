@@ -17,6 +17,7 @@ from . import gitcmd
 from .errors import PhasekitError
 
 LOCK_NAME = "phasekit.lock"
+HELD: set[int] = set()  # descriptors of locks this process holds: a forked worker closes its copies (parallel.py)
 
 
 def lock_path(dest: Path) -> Path:
@@ -51,9 +52,11 @@ def held(dest: Path, command: str) -> Iterator[None]:
         since = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"phasekit {command} (pid {os.getpid()}, since {since})\n".encode(), 0)
+        HELD.add(fd)
         try:
             yield
         finally:
+            HELD.discard(fd)
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the lock

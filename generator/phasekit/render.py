@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from . import blueprints as catalogue
-from . import chart_files, copier_runtime, template_repo
+from . import chart_files, copier_runtime, parallel, template_repo
 from .errors import PhasekitError
 from .model import Architecture
 
@@ -116,12 +116,11 @@ def apply(
         staging = Path(tmp_name)
         if progress is not None:
             progress.start(len(blueprints))
-        for name in blueprints:
-            if progress is not None:
-                progress.step(name)
-            render_to(staging / name, arch, name, source, extra)
-            if name == "helm":
-                chart_files.write(arch, base or dest, staging / name)
+        source.plain()  # the template extracted once, before any worker starts
+        parallel.map_in_processes(lambda name: render_to(staging / name, arch, name, source, extra), blueprints,
+                                  done=progress.step if progress is not None else None)
+        if "helm" in blueprints:
+            chart_files.write(arch, base or dest, staging / "helm")
         plan: list[tuple[Path, Path]] = []  # (rendered file, relative path)
         refused: list[str] = []
         for name in blueprints:

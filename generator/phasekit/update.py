@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import chart_files, gitcmd, preview
+from . import chart_files, gitcmd, parallel, preview
 from .errors import PhasekitError
 from .model import Architecture
 from .render import Source, answers_file, applied
@@ -47,11 +47,18 @@ def run(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False
     if progress is not None:
         progress.start(len(targets) if dry_run else 2 * len(targets))  # preview each, then merge each
     with tempfile.TemporaryDirectory(prefix="phasekit-update-") as renders:
-        previews = []
-        for i, (folder, name) in enumerate(targets):
+        source.plain()  # the template extracted once, before any worker starts
+
+        def previewed(target: tuple[int, tuple[Path, str]]) -> preview.BlueprintPreview:
+            i, (folder, name) = target
+            return preview.preview(arch, folder, name, source, keep=Path(renders) / str(i))
+
+        def done(target: tuple[int, tuple[Path, str]]) -> None:
+            folder, name = target[1]
             if progress is not None:
                 progress.step(f"preview {name}" + ("" if folder == dest else f" ({folder.relative_to(dest)})"))
-            previews.append(preview.preview(arch, folder, name, source, keep=Path(renders) / str(i)))
+
+        previews = parallel.map_in_processes(previewed, list(enumerate(targets)), done=done)
         if dry_run:
             return previews
         work = [(folder, name, plan) for (folder, name), plan in zip(targets, previews, strict=True)]

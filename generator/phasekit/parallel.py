@@ -1,0 +1,115 @@
+"""Independent renders on more than one core: each blueprint renders in single-threaded Python (Jinja2 and
+copier), so `apply --all` and update's previews hand the blueprints to forked worker processes.
+
+Forked, not spawned: a worker starts as a copy of the parent, with copier imported, the template extracted
+and the architecture loaded, so it pays none of the start-up again. The work and its inputs are set before
+the first fork and read by index in the worker (never pickled); only results and errors travel back.
+Each task writes only into its own scratch folder, so the output is the same bytes in any order; results
+come back in the order of the inputs, and the first failure in that order is raised, as one run after the
+other would raise it. Workers ignore Ctrl-C: the parent alone stops, and waits for the renders in flight.
+
+Sequential when fork is not the platform's safe default (macOS, Windows), when there is one core or one
+task, or with PHASEKIT_JOBS=1 (PHASEKIT_JOBS=N sets the number of workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from .errors import PhasekitError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_JOBS = 4  # more workers than this do not pay back their memory for nine blueprints
+
+_WORK: list[tuple[Callable[[Any], Any], Sequence[Any]]] = []  # what the forked workers run, set before the fork
+
+
+def jobs() -> int:
+    """How many worker processes to use: PHASEKIT_JOBS, else the cores this process may run on (at most 4)."""
+    configured = os.environ.get("PHASEKIT_JOBS", "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise PhasekitError(f"PHASEKIT_JOBS={configured}: expected a whole number of processes, 1 or more")
+        return int(configured)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return min(cores, MAX_JOBS)
+
+
+def _forking_is_safe() -> bool:
+    import multiprocessing
+
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _quiet_worker(parent: int) -> None:
+    """A worker leaves Ctrl-C to its parent, dies with it (a killed command leaves no render running), and
+    does not keep the repository's lock: a flock is held until every copy of its descriptor is closed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from . import lock
+
+    for fd in list(lock.HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    lock.HELD.clear()
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run(index: int) -> Any:
+    fn, items = _WORK[-1]
+    return fn(items[index])
+
+
+def map_in_processes(fn: Callable[[T], R], items: Sequence[T], done: Callable[[T], None] | None = None) -> list[R]:
+    """[fn(item) for item in items], spread over worker processes when that can help; done(item) is called
+    in this process as each item finishes (for progress)."""
+    workers = min(jobs(), len(items))
+    if workers < 2 or _WORK or not _forking_is_safe():  # _WORK: already inside a parallel map
+        results: list[R] = []
+        for item in items:
+            results.append(fn(item))
+            if done is not None:
+                done(item)
+        return results
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    _WORK.append((fn, items))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_quiet_worker, initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(_run, i): i for i in range(len(items))}
+            try:
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in sorted(finished, key=futures.__getitem__):
+                        if done is not None and future.exception() is None:
+                            done(items[futures[future]])
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            outcomes: list[tuple[bool, Any]] = [(f.exception() is None, f.result() if f.exception() is None else f.exception())
+                                                for f in futures]
+    finally:
+        _WORK.pop()
+    values: list[R] = []
+    for ok, value in outcomes:
+        if not ok:
+            raise value
+        values.append(value)
+    return values
