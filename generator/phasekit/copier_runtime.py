@@ -321,8 +321,7 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
     commit = gitcmd.run(repo, "describe", "--tags", "--always", ref)  # what copier records
     if not _PLAIN_ROOT:
         _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
-    folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(dir=_PLAIN_ROOT[0].name))  # a name of its own: callers may extract without _PLAIN
     with tarfile.open(fileobj=io.BytesIO(gitcmd.run_bytes(repo, "archive", "--format=tar", ref))) as archive:
         # The "data" filter exists from Python 3.11.4 (Debian 12 ships 3.11.2): the archive is phasekit's own
         # template from git, so without the filter it is extracted as it is.
