@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,42 @@ STARTER_FLAVOURS = [
     ("web-bff", "node", "http", 9003),
     ("notifier", "node", "worker", 9103),
 ]
+
+
+# ---------------------------------------------------------------- apply and update in a repository
+# (test_render, test_update, test_preview, test_template_repo)
+
+ARCH_FILE = REPO / "examples" / "filetransfer" / "architecture.yaml"
+ADR = Path("docs/architecture/decisions")
+D = "docs/architecture/decisions"
+
+
+def phasekit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "phasekit.cli", *args], capture_output=True, text=True, cwd=cwd, env=os.environ)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+def committed_repo(tmp_path: Path, blueprints: list[str]) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ARCH_FILE, repo / "architecture.yaml")
+    render.apply(model.load(ARCH_FILE), repo, blueprints, render.Source.resolve(None, None))
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "applied")
+    return repo
+
+
+def kill_after(argv: list[str], cwd: Path, seconds: float) -> int:
+    proc = subprocess.Popen([sys.executable, "-m", "phasekit.cli", *argv], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return -9
+

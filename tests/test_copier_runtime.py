@@ -278,7 +278,7 @@ def test_guard_copier_asks_template_get_repo_whether_a_source_is_git(tmp_path):
 
 def test_guard_copier_writes_commit_and_src_path_as_the_plain_render_records_them(tmp_path, template_source):
     """The answers file of a render through git (copier's own clone) and of a plain-copy render with
-    record_origin are the same bytes (test_apply_update covers a whole blueprint); and both keys are there."""
+    record_origin are the same bytes (test_render covers a whole blueprint); and both keys are there."""
     arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
     fast = tmp_path / "fast"
     render.render_to(fast, arch, "adr", template_source)

@@ -362,8 +362,7 @@ def _extract(repo: Path, ref: str) -> tuple[Path, str]:
     except OSError:  # a read-only home: extract for this process only
         if not _PLAIN_ROOT:
             _PLAIN_ROOT.append(tempfile.TemporaryDirectory(prefix="phasekit-template-"))
-        folder = Path(_PLAIN_ROOT[0].name) / f"{len(_PLAIN)}"
-        folder.mkdir()
+        folder = Path(tempfile.mkdtemp(dir=_PLAIN_ROOT[0].name))  # its own name, whatever was extracted before
         _unpack(repo, sha, folder)
         return folder, commit
     try:

@@ -98,7 +98,9 @@ def _selector(svc: dict) -> dict:
 
 
 def _ingress_expected(svc: dict) -> bool:
-    return svc["zone"] == "public" and svc["kind"] in HTTP_INGRESS_KINDS and any(p["protocol"] == "TCP" for p in svc["ports"])
+    """A public web service with an HTTP(S)/gRPC port and long-running pods (helm.has_ingress)."""
+    return (svc["zone"] == "public" and svc["kind"] in HTTP_INGRESS_KINDS and svc["workload"] in ("deployment", "statefulset")
+            and any(p["protocol"] == "TCP" and p["app_protocol"] in ("http", "https", "grpc") for p in svc["ports"]))
 
 
 # ---------------------------------------------------------------------------- layout, values, schema
@@ -638,3 +640,34 @@ def test_every_environment_gets_a_values_file(tmp_path):
         proc = run_tool(["helm", "lint", "--strict", str(chart), "-f", str(chart / f"values-{env}.yaml")])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         check_against_architecture(validated, helm_template(chart, validated, f"values-{env}.yaml"), env)
+
+
+def test_one_ingress_rule_for_values_and_every_environment(tmp_path):
+    """values.yaml enables an Ingress and values-<env>.yaml sets its host by one rule (helm.has_ingress): a
+    public web service with an HTTP(S)/gRPC port and long-running pods. The per-environment files used to ask
+    only for a TCP port, so a public `http` service whose only port speaks SMTP, and a public one-shot job,
+    got a host and TLS secret per environment for an Ingress the chart never renders."""
+    arch = model.validate({
+        "version": 1,
+        "project": {"name": "Ingress Rule"},
+        "environments": ["dev", "prod"],
+        "services": [
+            {"name": "web", "kind": "http", "zone": "public", "ports": [{"port": 8080}]},
+            {"name": "mailer", "kind": "http", "zone": "public", "ports": [{"port": 25}]},
+            {"name": "setup", "kind": "http", "zone": "public", "one_shot": True, "ports": [{"port": 8080}]},
+        ],
+    }, "test")
+    assert [p["app_protocol"] for s in arch["services"] for p in s["ports"]] == ["http", "smtp", "http"]
+    assert [s["workload"] for s in arch["services"]] == ["deployment", "deployment", "job"]
+    render_arch(arch, tmp_path, "helm")
+    chart = _chart_dir(tmp_path, arch)
+    values = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8"))["services"]
+    assert {sid: v["ingress"]["enabled"] for sid, v in values.items()} == {"web": True, "mailer": False, "setup": False}
+    assert [s["id"] for s in arch["services"] if _ingress_expected(s)] == ["web"]
+    domain = arch["targets"]["domain"]
+    for env, host in (("dev", f"web.dev.{domain}"), ("prod", f"web.{domain}")):
+        overrides = yaml.safe_load((chart / f"values-{env}.yaml").read_text(encoding="utf-8"))["services"]
+        assert {sid for sid, v in overrides.items() if "ingress" in v} == {"web"}, env
+        assert overrides["web"]["ingress"] == {"host": host, "tlsSecretName": f"web-{env}-tls"}
+        ingresses = [d for d in helm_template(chart, arch, f"values-{env}.yaml") if d["kind"] == "Ingress"]
+        assert [d["spec"]["rules"][0]["host"] for d in ingresses] == [host], env

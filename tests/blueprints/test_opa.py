@@ -576,3 +576,28 @@ def test_corner_cases(tmp_path: Path) -> None:
     refused = denies(policies, sample_manifests(arch, "qa") + nps, query=f'{KUBERNETES_DENIES} with data.phasekit.environment as "production"')
     assert refused and all(m.startswith("environments: ") and "in production, which needs at least 2" in m for m in refused)
     assert not any("nightly" in m for m in refused)  # the cron job is a CronJob, and exempt anyway
+
+
+@pytest.mark.parametrize(("environments", "production"), [(["dev", "qa", "live"], "live"), (["dev", "staging"], "staging")],
+                         ids=["live", "staging-last"])
+def test_production_is_copier_production_env(environments: list[str], production: str, tmp_path: Path) -> None:
+    """The environment that needs two replicas is copier.yml's production_env (named prod, production, prd or
+    live, else the last), as in the helm and terraform blueprints: `live` of [dev, qa, live], `staging` of
+    [dev, staging] (the old rule knew only prod and production, and so neither). The chart's values for it pass
+    the policy there, and a single replica is refused there."""
+    stores = [{**CORNERS["datastores"][0], "endpoint": "db.example.net"}, *CORNERS["datastores"][1:]]  # the chart needs a host
+    arch = model.validate({**CORNERS, "environments": environments, "datastores": stores}, "production")
+    out = render_arch(arch, tmp_path / "out", "opa", "helm", "network-policy")
+    policies = out / "policies"
+    data = json.loads((policies / "data.json").read_text(encoding="utf-8"))["phasekit"]
+    assert data["environment_rules"] == {env: {"min_replicas": 2 if env == production else 1} for env in environments}
+    nps = [d for p in sorted((out / "k8s" / "network-policies").glob("*.yaml")) if p.name != "kustomization.yaml" for d in load_yaml_docs(p)]
+    single = denies(policies, sample_manifests(arch, "dev") + nps, [environment(production)])
+    assert single and all(f"in {production}, which needs at least 2" in m for m in single)
+    assert denies(policies, sample_manifests(arch, "dev") + nps, [environment(environments[0])]) == []
+    chart = out / "charts" / arch["project"]["id"]
+    result = run_tool(["helm", "template", arch["project"]["id"], str(chart), "--namespace", arch["project"]["id"],
+                       "-f", str(chart / f"values-{production}.yaml")])
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert denies(policies, docs + nps, [environment(production)]) == []

@@ -112,16 +112,17 @@ def format_sarif(report: Report, generated: Generated | None = None) -> str:
     for r in failed:
         path = r.artifact.split(" (", 1)[0]
         first = next((ln.strip() for ln in r.message.splitlines() if ln.strip()), f"{r.validator} failed")
+        properties: dict[str, object] = {"details": r.message[:4000]}
+        if generated:
+            properties["generatedByPhasekit"] = generated.owns(r.artifact)
         result = {
             "ruleId": r.validator,
             "ruleIndex": rules.index(r.validator),
             "level": "error",
             "message": {"text": f"{r.artifact}: {first}" if r.artifact != path else first},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}}],
-            "properties": {"details": r.message[:4000]},
+            "properties": properties,
         }
-        if generated:
-            result["properties"]["generatedByPhasekit"] = generated.owns(r.artifact)
         results.append(result)
     run = {
         "tool": {"driver": {

@@ -15,7 +15,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..model import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBE_VERSION  # the schema's default (one place)
+from ..model import DEFAULT_KUBERNETES_VERSION
+
+DEFAULT_KUBE_VERSION = DEFAULT_KUBERNETES_VERSION  # the schema's default (one place)
 
 DEFAULT_TIMEOUT = 180.0
 INSTALL_HINT = "run `phasekit install-validators`, then `. ~/.cache/phasekit/tools/env.sh`"

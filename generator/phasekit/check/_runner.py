@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import yaml
 
@@ -64,6 +64,18 @@ def _one(validator: Validator, artifacts: list[Artifact], ctx: Context) -> list[
     return [Result(r.validator, r.artifact, r.status, r.message, spent / len(results)) for r in results]
 
 
+class Steps(Protocol):
+    """What `run` reports progress to (phasekit.progress.Progress): the number of calls, then each finished one."""
+
+    def start(self, total: int) -> None: ...
+
+    def step(self, label: str) -> None: ...
+
+
+def _step_when_done(progress: Steps, label: str) -> Callable[[Future[list[Result]]], None]:
+    return lambda _future: progress.step(label)
+
+
 def run(
     root: Path | str,
     *,
@@ -72,7 +84,7 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     jobs: int | None = None,
     env: Mapping[str, str] | None = None,
-    progress: Any = None,
+    progress: Steps | None = None,
     include: Callable[[str], bool] | None = None,
 ) -> Report:
     """Check every artifact under root. See the package docstring for the contract."""
@@ -125,7 +137,7 @@ def run(
                 fut = pool.submit(_one, v, a, ctx)
                 if progress is not None:  # one step per finished call: validator and artifact
                     label = f"{v.name} {a[0].label if len(a) == 1 else f'({len(a)} artifacts)'}"
-                    fut.add_done_callback(lambda _f, label=label: progress.step(label))
+                    fut.add_done_callback(_step_when_done(progress, label))
                 futures.append(fut)
             for fut in futures:
                 results += fut.result()

@@ -7,10 +7,13 @@ Prints one JSON object: {"compile": null | "error", "tests": [{"file", "name", "
 A test passes only when its rule is defined and true; `todo_test_*` rules are not run.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import sys
+from typing import Any, TypedDict
 
 from opa_bindings import OpaEngine
 from opa_bindings.engine import OpaError, OpaUndefinedError
@@ -19,7 +22,23 @@ _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
 _TEST = re.compile(r"^(test_\w+)\b", re.M)
 
 
-def _load_data(path):
+class RuleOutcome(TypedDict):
+    """One `test_*` rule: its file, its full name (data.<package>.<rule>), and why it failed to evaluate."""
+
+    file: str
+    name: str
+    passed: bool
+    error: str | None
+
+
+class RunReport(TypedDict):
+    """What the runner prints: the compile error (None: every module compiled) and the test outcomes."""
+
+    compile: str | None
+    tests: list[RuleOutcome]
+
+
+def _load_data(path: str) -> Any:
     with open(path, encoding="utf-8") as fh:
         if path.endswith(".json"):
             return json.load(fh)
@@ -28,11 +47,11 @@ def _load_data(path):
         return yaml.safe_load(fh)
 
 
-def main(root, args):
+def main(root: str, args: list[str]) -> int:
     files = [a for a in args if a.endswith(".rego")]
     data_files = [a for a in args if not a.endswith(".rego")]
-    report = {"compile": None, "tests": []}
-    sources = {}
+    report: RunReport = {"compile": None, "tests": []}
+    sources: dict[str, str] = {}
     for f in files:
         with open(f, encoding="utf-8") as fh:
             sources[f] = fh.read()
@@ -61,7 +80,7 @@ def main(root, args):
             except OpaError:
                 whole = None
             for name in names:
-                entry = {"file": f, "name": f"data.{pkg.group(1)}.{name}", "passed": False, "error": None}
+                entry: RuleOutcome = {"file": f, "name": f"data.{pkg.group(1)}.{name}", "passed": False, "error": None}
                 if isinstance(whole, dict):
                     entry["passed"] = whole.get(name) is True
                     entry["error"] = None if name in whole else "undefined"

@@ -65,6 +65,7 @@ def losses(svc: Service, rendered: cs.Rendered) -> tuple[list[str], list[str]]:
 
 def _kind(svc: Service, workload: dict[str, Any]) -> list[str]:
     kind = workload["kind"]
+    expected: tuple[str, ...]
     if svc.scheduled:
         expected, why = ("CronJob",), "scheduled"
     elif svc.one_shot:
@@ -153,7 +154,7 @@ def _is_config(kind: str, body: dict[str, Any]) -> bool:
 def _volumes(svc: Service, workload: dict[str, Any], container: dict[str, Any],
              rendered: cs.Rendered) -> tuple[list[str], list[str]]:
     mounts = {m.get("mountPath"): m for m in container.get("volumeMounts") or []}
-    acknowledged = {t.strip() for t in cs.annotations(workload).get("phasekit.dev/not-portable", "").split(",")}
+    acknowledged = {t.strip() for t in cs.metadata_annotations(workload).get("phasekit.dev/not-portable", "").split(",")}
     out: list[str] = []
     notes: list[str] = []
     for m in svc.mounts:
@@ -283,8 +284,9 @@ def _probes(svc: Service, container: dict[str, Any]) -> list[str]:
             out.append(f"{svc.name}: {what}, which speaks {NOT_HTTP[number]}, not HTTP")
     if svc.healthcheck:
         probe = container.get("livenessProbe") or {}
-        follows = _follows(svc.healthcheck, probe, declared, svc.environment, svc.name) or (
-            bool(svc.written.get("healthcheck")) and _follows(svc.written["healthcheck"], probe, declared, {}, svc.name))
+        written = svc.written.get("healthcheck")
+        follows = _follows(svc.healthcheck, probe, declared, svc.environment, svc.name) or bool(
+            written and _follows(written, probe, declared, {}, svc.name))
         if not follows:
             got = container.get("livenessProbe")
             out.append(f"{svc.name}: liveness probe does not follow the compose healthcheck "

@@ -47,7 +47,7 @@ def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     return pod_template(workload).get("spec") or {}
 
 
-def annotations(doc: dict[str, Any]) -> dict[str, str]:
+def metadata_annotations(doc: dict[str, Any]) -> dict[str, str]:
     return (doc.get("metadata") or {}).get("annotations") or {}
 
 
@@ -90,13 +90,13 @@ class Rendered:
     @cached_property
     def _externals(self) -> list[dict[str, Any]]:
         return [s for s in self.of_kind("Service") if (s.get("spec") or {}).get("type") == "ExternalName"
-                and str(annotations(s).get("phasekit.dev/external")).lower() == "true"]
+                and str(metadata_annotations(s).get("phasekit.dev/external")).lower() == "true"]
 
     def external(self, service_id: str, service_name: str) -> dict[str, Any] | None:
         """The ExternalName Service standing for an external datastore."""
         for svc in self._externals:
             if (((svc.get("metadata") or {}).get("labels") or {}).get(NAME_LABEL) == service_id
-                    or annotations(svc).get("phasekit.dev/service") == service_name):
+                    or metadata_annotations(svc).get("phasekit.dev/service") == service_name):
                 return svc
         return None
 

@@ -109,7 +109,8 @@ def config(ctx: Context, command: list[str], files: list[Path], fmt: str = "json
     if not proc.ok:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "level=warning" not in ln]
         raise ComposeError(lines[-1].strip() if lines else f"compose config exited {proc.returncode}")
-    return json.loads(proc.stdout) if fmt == "json" else yaml.safe_load(proc.stdout)
+    model: dict[str, Any] = json.loads(proc.stdout) if fmt == "json" else yaml.safe_load(proc.stdout)
+    return model
 
 
 def load(ctx: Context, command: list[str], files: list[Path], architecture: dict[str, Any]) -> list[Service]:

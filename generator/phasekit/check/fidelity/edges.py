@@ -3,6 +3,7 @@ NetworkPolicies; and every pod whose egress is restricted can still reach the cl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import chart_side as cs
@@ -74,7 +75,7 @@ def losses(services: list[Service], rendered: cs.Rendered | None, policies: Poli
 
 def policies_from(docs: list[dict[str, Any]], namespace: str, namespaces: dict[str, Any]) -> Policies:
     """NetworkPolicies among docs; one without a namespace lands in the chart's (kustomize sets it so)."""
-    found = []
+    found: list[Mapping[str, Any]] = []
     for doc in docs:
         if doc.get("kind") == "NetworkPolicy":
             meta = {**(doc.get("metadata") or {})}

@@ -73,4 +73,5 @@ def memoised(ctx: Context, key: Any, compute: Callable[[], T]) -> T:
     ok, value = ctx.memo[key]
     if not ok:
         raise value
-    return value
+    computed: T = value  # the memo holds every check's values; this key's is compute()'s
+    return computed

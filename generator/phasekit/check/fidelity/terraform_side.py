@@ -40,9 +40,11 @@ def load(path: Path) -> dict[str, Any]:
         out = subprocess.run([tool, str(path)], capture_output=True, text=True, check=False, timeout=120)
         if out.returncode != 0:
             raise ValueError(f"hcl2tojson: {(out.stderr or out.stdout).strip().splitlines()[-1:]}") from None
-        return _plain(json.loads(out.stdout))
+        tfvars: dict[str, Any] = _plain(json.loads(out.stdout))
+        return tfvars
     with path.open(encoding="utf-8") as fh:
-        return _plain(hcl2.load(fh))
+        tfvars = _plain(hcl2.load(fh))
+    return tfvars
 
 
 def entries(tfvars: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -81,8 +83,8 @@ def losses(svc: Service, entry: dict[str, Any] | None) -> tuple[list[str], list[
         kinds = {v.get("target"): v.get("kind") for v in entry["volumes"] or [] if isinstance(v, dict)}
         for m in svc.mounts:
             if m.kind not in ("host", "source") and kinds.get(m.target) != m.kind:
-                got = f"is {kinds[m.target]}" if m.target in kinds else "is missing"
-                out.append(f"{svc.name}: {m.kind} volume {m.target} {got}")
+                state = f"is {kinds[m.target]}" if m.target in kinds else "is missing"
+                out.append(f"{svc.name}: {m.kind} volume {m.target} {state}")
     ports = {(int(p["port"]), str(p.get("protocol") or "TCP").upper()) for p in entry.get("ports") or [] if "port" in p}
     for p in svc.ports:
         if (p.number, p.protocol) not in ports:

@@ -79,10 +79,13 @@ class Compose(Validator):
         return [] if self.command(ctx) else ["docker compose (or docker-compose)"]
 
     def discover(self, inventory: Inventory) -> list[Artifact]:
-        found = {}
+        found: dict[Path, dict[Any, Any]] = {}
         for path in inventory.yaml_files:
-            if not inventory.in_chart(path) and is_compose(path, inventory.first_mapping(path)):
-                found[path] = inventory.first_mapping(path)
+            if inventory.in_chart(path):
+                continue
+            doc = inventory.first_mapping(path)
+            if doc is not None and is_compose(path, doc):
+                found[path] = doc
         out = []
         overrides = {o: path for path in found if (o := default_override(path)) is not None}
         for path, doc in found.items():
@@ -90,8 +93,8 @@ class Compose(Validator):
             if path in overrides:  # as compose does: the default file's override merged onto it
                 out.append(inventory.artifact(path, base=overrides[path].name))
                 continue
-            if default_override(path) is not None:
-                out.append(inventory.artifact(path, override=default_override(path).name))
+            if (override := default_override(path)) is not None:
+                out.append(inventory.artifact(path, override=override.name))
                 continue
             if not _complete(doc):
                 names = set(doc["services"])

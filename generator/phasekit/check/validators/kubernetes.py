@@ -32,6 +32,7 @@ from ._script import python_command
 _NO_SCHEMA = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")
 _SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
 _LINE = re.compile(r"^(INFO|WARN|ERROR|FATAL) (\S+)( .*)?$")
+_VERDICT_HEAD = re.compile(r"^(\S+) \S+")  # a verdict line's level and the file it names
 _MEMO = "kubernetes-validate documents"
 CHUNK = 2000  # documents per kubernetes-validate call (argv length)
 # Run as `python -c FAST args...`: kubernetes-validate's entry point, its schema reads memoized and its
@@ -102,7 +103,7 @@ def _pieces(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _run_pieces(ctx: Context, pieces: dict[str, str], claimed: dict[str, Future]) -> None:
+def _run_pieces(ctx: Context, pieces: dict[str, str], claimed: dict[str, Future[list[str]]]) -> None:
     """Validate pieces (key -> text) in as few calls as argv allows; resolve each key's future with its lines."""
     folder = ctx.tempdir("kubernetes-validate-")
     keys = list(pieces)
@@ -133,20 +134,25 @@ def _run_pieces(ctx: Context, pieces: dict[str, str], claimed: dict[str, Future]
         raise
 
 
+def _relabel(line: str, label: str) -> str:
+    """A verdict line names the piece it checked ("ERROR d1a2.yaml ..."); the caller knows it by its label."""
+    found = _VERDICT_HEAD.match(line)
+    return f"{found[1]} {label}{line[found.end():]}" if found else line
+
+
 def validate_texts(ctx: Context, texts: dict[str, str]) -> dict[str, Proc]:
     """label -> YAML text in, label -> kubernetes-validate's verdict on it out (lines name the label)."""
     split = {label: _pieces(text) for label, text in texts.items()}
     wanted = {key: piece for pieces in split.values() for key, piece in pieces}
     with ctx.memo_lock:
-        known: dict[str, Future] = ctx.memo.setdefault(_MEMO, {})
+        known: dict[str, Future[list[str]]] = ctx.memo.setdefault(_MEMO, {})
         mine = {key: known.setdefault(key, Future()) for key in wanted if key not in known}
         futures = {key: known[key] for key in wanted}
     if mine:
         _run_pieces(ctx, {key: wanted[key] for key in mine}, mine)
     out = {}
     for label, pieces in split.items():
-        lines = [re.sub(r"^(\S+) \S+", lambda m, label=label: f"{m[1]} {label}", line, count=1)
-                 for key, _ in pieces for line in futures[key].result()]
+        lines = [_relabel(line, label) for key, _ in pieces for line in futures[key].result()]
         failed = any(line.startswith(("ERROR", "FATAL")) for line in lines)
         out[label] = Proc(1 if failed else 0, "\n".join(lines))
     return out

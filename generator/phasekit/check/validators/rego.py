@@ -8,10 +8,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core import Artifact, Context, Result, Status, Validator
 from .._inventory import Inventory
+
+if TYPE_CHECKING:  # the runner imports the OPA bindings, which only the validators' python has
+    from ..rego_runner import RunReport
 
 RUNNER = Path(__file__).resolve().parent.parent / "rego_runner.py"
 DATA_FILES = {"data.json", "data.yaml", "data.yml"}
@@ -42,7 +45,7 @@ class _Rego(Validator):
         top, rego, data = found
         return top, (("top", str(top)), ("files", tuple(map(str, rego))), ("data", tuple(map(str, data))))
 
-    def evaluate(self, ctx: Context, artifact: Artifact) -> tuple[dict[str, Any] | None, str]:
+    def evaluate(self, ctx: Context, artifact: Artifact) -> tuple[RunReport | None, str]:
         """One engine run per policy set, shared by opa-compile and every opa-test result."""
         key = ("rego", artifact.get("top"))
         with ctx.memo_lock:
@@ -54,7 +57,8 @@ class _Rego(Validator):
                     ctx.memo[key] = (json.loads(proc.stdout.strip().splitlines()[-1]), "")
                 except (IndexError, json.JSONDecodeError):
                     ctx.memo[key] = (None, proc.output or f"rego runner exited {proc.returncode}")
-            return ctx.memo[key]
+            outcome: tuple[RunReport | None, str] = ctx.memo[key]  # the runner's JSON (RunReport), or why none
+            return outcome
 
 
 def _short(ctx: Context, text: str) -> str:
