@@ -59,6 +59,25 @@ def served_probe_port(ports: list[dict[str, Any]]) -> tuple[dict[str, Any] | Non
     return (tcp[0], False) if tcp else (None, False)
 
 
+MEMORY_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+_MEMORY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+def cpu_cores(text: str) -> float:
+    """A Kubernetes CPU quantity as the schema allows it, in cores: '1500m' -> 1.5, '2' -> 2.0."""
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def memory_bytes(text: str) -> int:
+    """A Kubernetes memory quantity as the schema allows it (digits, an optional unit), in bytes:
+    '512Mi' -> 536870912, '1G' -> 1000000000."""
+    match = _MEMORY.match(text)
+    if match is None:
+        raise ValueError(f"not a memory quantity: {text!r}")
+    return int(match.group(1)) * MEMORY_UNITS[match.group(2) or ""]
+
+
 def data_volumes(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in item.get("volumes", []) if v["type"] == "data"]
 
