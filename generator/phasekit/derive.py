@@ -1,7 +1,8 @@
 """Facts every deployment target needs, derived once from the model (not again in each template).
 
-`normalise` calls these for every service and datastore, and only fills what architecture.yaml leaves
-out: a `workload`, `scalable` or port `app_protocol` written in the file is the team's decision and wins.
+`normalise` calls these for every service and its ports, after the schema's defaults are filled, and only
+fills what architecture.yaml leaves out: a `workload`, `scalable` or port `app_protocol` written in the file is
+the team's decision and wins. (The `monitoring` blocks are monitoring_model's, and always derived.)
 The blueprints read the result as plain fields of the `architecture` answer.
 """
 
@@ -102,21 +103,8 @@ def scalable(svc: dict[str, Any]) -> bool:
 
 
 def fill_service(svc: dict[str, Any]) -> None:
-    """Fill the derived fields of one (already defaulted) service."""
-    svc.setdefault("volumes", [])
-    svc.setdefault("egress", [])
-    svc.setdefault("host_variables", [])
-    svc.setdefault("one_shot", False)
+    """Fill the derived fields of one service (its schema defaults already filled by model.normalise)."""
     svc.setdefault("workload", workload(svc))
     svc.setdefault("scalable", scalable(svc))
     if svc["workload"] in ("job", "cronjob"):
         svc["scalable"] = False
-
-
-def fill_datastore(store: dict[str, Any]) -> None:
-    store.setdefault("volumes", [])
-    store.setdefault("env", [])
-    store.setdefault("secrets", [])
-    store.setdefault("host_variables", [])
-    store.setdefault("depends_on", [])
-    store.setdefault("external_in", [])

@@ -269,14 +269,14 @@ def normalise(data: dict[str, Any]) -> Architecture:
         _normalise_service(svc)
     for store in arch["datastores"]:
         store.setdefault("id", dns_id(store["name"]))
-        _fill(store, "datastore", ("zone", "networks", "static_ips", "persistent", "managed"))
+        _fill(store, "datastore", ("zone", "networks", "static_ips", "persistent", "managed", "volumes", "env", "secrets",
+                                   "host_variables", "depends_on", "external_in"))
         if "port" not in store and store["engine"] in DATASTORE_PORTS:
             store["port"] = DATASTORE_PORTS[store["engine"]]
         store.setdefault("ports", [{"port": store["port"]}] if "port" in store else [])
         if "port" in store and store["port"] not in [p["port"] for p in store["ports"]]:
             store["ports"].insert(0, {"port": store["port"]})
         _name_ports({"kind": "tcp", "ports": store["ports"], "health": store.get("health")})
-        derive.fill_datastore(store)
         store["monitoring"] = monitoring_model.datastore(store)  # derived, never the file's: see the module
     for net in arch["networks"]:
         net.setdefault("id", dns_id(net["name"]))
@@ -301,7 +301,8 @@ def _project_id(name: str) -> str:
 def _normalise_service(svc: dict[str, Any]) -> None:
     svc.setdefault("id", dns_id(svc["name"]))
     _fill(svc, "service", ("kind", "language", "replicas", "zone", "ports", "networks", "depends_on", "env", "secrets",
-                           "writable_paths", "profiles", "static_ips", "stateful"))
+                           "writable_paths", "profiles", "static_ips", "stateful", "volumes", "egress", "host_variables",
+                           "one_shot"))
     kind = svc["kind"]
     svc["resources"] = _resources(svc.get("resources", {}))
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
