@@ -6,8 +6,15 @@ the monitoring blueprint reads.
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import yaml
+
+from helpers import EXAMPLES, REPO
 from phasekit import derive, model
 
 
@@ -114,3 +121,32 @@ def test_datastore_metrics_are_found_by_engine(engine, mode, target, path, up):
 def test_a_datastore_without_a_port_keeps_its_default_port():
     assert store_watched(engine="postgres")["target"] == "main-db-exporter:9187"
     assert store_watched(engine="minio")["target"] == "main_db:9000"  # DATASTORE_PORTS
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_each_example_carries_the_monitoring_blocks_it_derives(path):
+    """Plain `copier copy` reads architecture.yaml as written: the examples hold the derived blocks too."""
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    derived = model.load(path)
+    for group in ("services", "datastores"):
+        assert [item["monitoring"] for item in written[group]] == [item["monitoring"] for item in derived[group]]
+
+
+def test_plain_copier_refuses_an_architecture_without_monitoring_blocks_in_one_line(tmp_path):
+    """An architecture.yaml an older phasekit wrote: copier's one-line error names the fix, and writes nothing."""
+    data = yaml.safe_load((REPO / "examples" / "filetransfer" / "architecture.yaml").read_text(encoding="utf-8"))
+    for item in data["services"] + data["datastores"]:
+        del item["monitoring"]
+    (tmp_path / "architecture.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    template = subprocess.run([sys.executable, "-m", "phasekit.cli", "template-path"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    copier = str(Path(sys.executable).parent / "copier")
+    result = subprocess.run([copier, "copy", "-q", "--defaults", "-d", "blueprint=monitoring", template, "."],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "no `monitoring` blocks" in line]
+    assert len(errors) == 1 and "phasekit capture" in errors[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.yaml"]
