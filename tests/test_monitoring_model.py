@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from helpers import EXAMPLES, REPO
-from phasekit import derive, model
+from phasekit import derive, model, render
 
 
 def watched(**service: object) -> dict:
@@ -150,3 +150,22 @@ def test_plain_copier_refuses_an_architecture_without_monitoring_blocks_in_one_l
     errors = [line for line in result.stderr.splitlines() if "no `monitoring` blocks" in line]
     assert len(errors) == 1 and "phasekit capture" in errors[0], result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.yaml"]
+
+
+def test_every_engine_with_an_exporter_gets_its_image_and_a_scrape_job(tmp_path, template_source):
+    """monitoring_model.EXPORTERS says how an engine is reached, monitoring.jinja's `exporters` which image
+    runs its exporter: the two tables agree for every engine of the schema."""
+    engines = model.schema()["$defs"]["datastore"]["properties"]["engine"]["enum"]
+    arch = model.validate({"version": 1, "project": {"name": "shop"}, "services": [{"name": "api", "kind": "worker"}],
+                           "datastores": [{"name": f"db-{engine}", "engine": engine, "port": 5000} for engine in engines]})
+    render.render_to(tmp_path / "out", arch, "monitoring", template_source)
+    compose = yaml.safe_load((tmp_path / "out" / "docker-compose.monitoring.yml").read_text(encoding="utf-8"))
+    prometheus = yaml.safe_load((tmp_path / "out" / "monitoring" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    for store in arch["datastores"]:
+        block = store["monitoring"]
+        assert jobs[store["name"]]["static_configs"] == [{"targets": [block["target"]]}], store["engine"]
+        if block["mode"] == "exporter":
+            image = compose["services"][f"{store['id']}-exporter"].get("image")
+            assert image and ":" in image and not image.endswith(":latest"), store["engine"]
+    assert {s["monitoring"]["mode"] for s in arch["datastores"]} == {"exporter", "direct", "probe"}
