@@ -1,7 +1,8 @@
 """Facts every deployment target needs, derived once from the model (not again in each template).
 
-`normalise` calls these for every service and datastore, and only fills what architecture.yaml leaves
-out: a `workload`, `scalable` or port `app_protocol` written in the file is the team's decision and wins.
+`normalise` calls these for every service and its ports, after the schema's defaults are filled, and only
+fills what architecture.yaml leaves out: a `workload`, `scalable` or port `app_protocol` written in the file is
+the team's decision and wins. (The `monitoring` blocks are monitoring_model's, and always derived.)
 The blueprints read the result as plain fields of the `architecture` answer.
 """
 
@@ -59,6 +60,25 @@ def served_probe_port(ports: list[dict[str, Any]]) -> tuple[dict[str, Any] | Non
     return (tcp[0], False) if tcp else (None, False)
 
 
+MEMORY_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+                "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+_MEMORY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+def cpu_cores(text: str) -> float:
+    """A Kubernetes CPU quantity as the schema allows it, in cores: '1500m' -> 1.5, '2' -> 2.0."""
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def memory_bytes(text: str) -> int:
+    """A Kubernetes memory quantity as the schema allows it (digits, an optional unit), in bytes:
+    '512Mi' -> 536870912, '1G' -> 1000000000."""
+    match = _MEMORY.match(text)
+    if match is None:
+        raise ValueError(f"not a memory quantity: {text!r}")
+    return int(match.group(1)) * MEMORY_UNITS[match.group(2) or ""]
+
+
 def data_volumes(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in item.get("volumes", []) if v["type"] == "data"]
 
@@ -83,21 +103,8 @@ def scalable(svc: dict[str, Any]) -> bool:
 
 
 def fill_service(svc: dict[str, Any]) -> None:
-    """Fill the derived fields of one (already defaulted) service."""
-    svc.setdefault("volumes", [])
-    svc.setdefault("egress", [])
-    svc.setdefault("host_variables", [])
-    svc.setdefault("one_shot", False)
+    """Fill the derived fields of one service (its schema defaults already filled by model.normalise)."""
     svc.setdefault("workload", workload(svc))
     svc.setdefault("scalable", scalable(svc))
     if svc["workload"] in ("job", "cronjob"):
         svc["scalable"] = False
-
-
-def fill_datastore(store: dict[str, Any]) -> None:
-    store.setdefault("volumes", [])
-    store.setdefault("env", [])
-    store.setdefault("secrets", [])
-    store.setdefault("host_variables", [])
-    store.setdefault("depends_on", [])
-    store.setdefault("external_in", [])

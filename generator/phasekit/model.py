@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from . import derive
+from . import derive, monitoring_model
 from .errors import ModelError
 from .resources import schema_path
 
@@ -269,14 +269,15 @@ def normalise(data: dict[str, Any]) -> Architecture:
         _normalise_service(svc)
     for store in arch["datastores"]:
         store.setdefault("id", dns_id(store["name"]))
-        _fill(store, "datastore", ("zone", "networks", "static_ips", "persistent", "managed"))
+        _fill(store, "datastore", ("zone", "networks", "static_ips", "persistent", "managed", "volumes", "env", "secrets",
+                                   "host_variables", "depends_on", "external_in"))
         if "port" not in store and store["engine"] in DATASTORE_PORTS:
             store["port"] = DATASTORE_PORTS[store["engine"]]
         store.setdefault("ports", [{"port": store["port"]}] if "port" in store else [])
         if "port" in store and store["port"] not in [p["port"] for p in store["ports"]]:
             store["ports"].insert(0, {"port": store["port"]})
         _name_ports({"kind": "tcp", "ports": store["ports"], "health": store.get("health")})
-        derive.fill_datastore(store)
+        store["monitoring"] = monitoring_model.datastore(store)  # derived, never the file's: see the module
     for net in arch["networks"]:
         net.setdefault("id", dns_id(net["name"]))
         _fill(net, "network", ("zone", "internal"))
@@ -300,7 +301,8 @@ def _project_id(name: str) -> str:
 def _normalise_service(svc: dict[str, Any]) -> None:
     svc.setdefault("id", dns_id(svc["name"]))
     _fill(svc, "service", ("kind", "language", "replicas", "zone", "ports", "networks", "depends_on", "env", "secrets",
-                           "writable_paths", "profiles", "static_ips", "stateful"))
+                           "writable_paths", "profiles", "static_ips", "stateful", "volumes", "egress", "host_variables",
+                           "one_shot"))
     kind = svc["kind"]
     svc["resources"] = _resources(svc.get("resources", {}))
     svc["slo"] = {**DEFAULT_SLO, **svc.get("slo", {})}
@@ -316,6 +318,7 @@ def _normalise_service(svc: dict[str, Any]) -> None:
         probe = health.setdefault(probe_name, default)
         if probe["type"] in ("http", "tcp") and "port" not in probe and first_port:
             probe["port"] = first_port
+    svc["monitoring"] = monitoring_model.service(svc)  # derived, never the file's: see the module
 
 
 def _resources(given: dict[str, str]) -> dict[str, str]:
@@ -333,16 +336,14 @@ def _resources(given: dict[str, str]) -> dict[str, str]:
     return res
 
 
-_MEMORY_UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-                 "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
-
-
 def quantity(kind: str, text: str) -> float:
     """A Kubernetes quantity as the schema allows it: CPU in cores ('0.5', '250m'), memory in bytes."""
     if kind == "cpu":
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    match = re.match(r"^([0-9]+)([KMGT]i?)?$", text)
-    return float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""] if match else float("nan")
+        return derive.cpu_cores(text)
+    try:
+        return float(derive.memory_bytes(text))
+    except ValueError:
+        return float("nan")
 
 
 def _name_ports(svc: dict[str, Any]) -> None:
