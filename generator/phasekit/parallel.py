@@ -76,7 +76,7 @@ def _run(index: int) -> Any:
 
 def map_in_processes(fn: Callable[[T], R], items: Sequence[T], done: Callable[[T], None] | None = None) -> list[R]:
     """[fn(item) for item in items], spread over worker processes when that can help; done(item) is called
-    in this process as each item finishes (for progress)."""
+    in this process for each finished item, in input order (for progress)."""
     workers = min(jobs(), len(items))
     if workers < 2 or _WORK or not _forking_is_safe():  # _WORK: already inside a parallel map
         results: list[R] = []
@@ -94,12 +94,14 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T], done: Callable[[T
                                  initializer=_quiet_worker, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(_run, i): i for i in range(len(items))}
             try:
-                pending = set(futures)
+                pending, ordered, reported = set(futures), list(futures), 0
                 while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in sorted(finished, key=futures.__getitem__):
-                        if done is not None and future.exception() is None:
-                            done(items[futures[future]])
+                    _, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    # reported in input order, as one after the other would report them
+                    while reported < len(ordered) and ordered[reported].done():
+                        if done is not None and ordered[reported].exception() is None:
+                            done(items[reported])
+                        reported += 1
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
