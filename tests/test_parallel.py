@@ -106,18 +106,21 @@ def test_workers_do_not_keep_the_repositorys_lock_or_outlive_their_parent(tmp_pa
     with lock.held(tmp_path, "apply"):
         held = set(lock.HELD)
         assert held
-        still_open = parallel.map_in_processes(lambda _: [_is_open(fd) for fd in held], [0, 1])
+        lock_file = os.stat(lock.lock_path(tmp_path))
+        still_open = parallel.map_in_processes(lambda _: [_is_open(fd, lock_file) for fd in held], [0, 1])
         assert still_open == [[False] * len(held)] * 2
         deathsig = parallel.map_in_processes(lambda _: _parent_death_signal(), [0, 1])
         assert deathsig == [signal.SIGKILL] * 2
 
 
-def _is_open(fd: int) -> bool:
+def _is_open(fd: int, lock_file: os.stat_result) -> bool:
+    """fd is still a copy of the lock file's descriptor (the number may since name another file: a worker
+    opens /dev/null for its stdin at the first free number)."""
     try:
-        os.fstat(fd)
+        now = os.fstat(fd)
     except OSError:
         return False
-    return True
+    return (now.st_dev, now.st_ino) == (lock_file.st_dev, lock_file.st_ino)
 
 
 def _parent_death_signal() -> int:

@@ -17,7 +17,20 @@ from . import gitcmd
 from .errors import PhasekitError
 
 LOCK_NAME = "phasekit.lock"
-HELD: set[int] = set()  # descriptors of locks this process holds: a forked worker closes its copies (parallel.py)
+HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _close_in_forked_child() -> None:
+    """A flock lasts while any copy of its descriptor is open: a forked child (parallel.py's workers) must not
+    keep the repository locked after its parent ended, so it closes the copies it inherited."""
+    for fd in HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_forked_child)
 
 
 def lock_path(dest: Path) -> Path:

@@ -52,15 +52,9 @@ def _forking_is_safe() -> bool:
 
 
 def _quiet_worker(parent: int) -> None:
-    """A worker leaves Ctrl-C to its parent, dies with it (a killed command leaves no render running), and
-    does not keep the repository's lock: a flock is held until every copy of its descriptor is closed."""
+    """A worker leaves Ctrl-C to its parent and dies with it: a killed command leaves no render running (nor
+    the repository's lock held: lock.py closes a forked child's copy of it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from . import lock
-
-    for fd in list(lock.HELD):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    lock.HELD.clear()
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
@@ -105,13 +99,6 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T], done: Callable[[T
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-            outcomes: list[tuple[bool, Any]] = [(f.exception() is None, f.result() if f.exception() is None else f.exception())
-                                                for f in futures]
+            return [future.result() for future in futures]  # in input order: the first failure is raised
     finally:
         _WORK.pop()
-    values: list[R] = []
-    for ok, value in outcomes:
-        if not ok:
-            raise value
-        values.append(value)
-    return values
