@@ -16,6 +16,8 @@ from phasekit import blueprints, copier_runtime, model, render
 
 
 def test_every_blueprint_renders_the_same_bytes_with_and_without_the_speedups(tmp_path, monkeypatch, template_source):
+    monkeypatch.setenv("PHASEKIT_JOBS", "1")  # rendered in this process, where the memo can be seen
+    copier_runtime._COMPILED.clear()
     arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
     names = [b.name for b in blueprints.available() if b.phase]
     fast = tmp_path / "fast"
@@ -259,6 +261,25 @@ def test_guard_copier_reads_copier_yml_through_template_load_template_config(tmp
         copier.run_copy(str(plain[0]), tmp_path / "as-shipped", data={"blueprint": "adr", "architecture": arch},
                         defaults=True, overwrite=True, unsafe=False, quiet=True)
         assert len(reads) == 2, "copier no longer reads copier.yml through load_template_config: drop its memo"
+    finally:
+        _template.load_template_config = real
+
+
+def test_a_prepared_source_renders_without_reading_copier_yml_again(tmp_path, template_source):
+    """Source.prepare reads copier.yml before apply forks its workers: no render reads it after that."""
+    from copier import _template
+
+    real = _template.load_template_config
+    reads: list[object] = []
+    arch = model.load(REPO / "examples" / "filetransfer" / "architecture.yaml")
+    copier_runtime._CONFIGS.clear()
+    try:
+        _template.load_template_config = lambda *args, **kw: reads.append(args[0]) or real(*args, **kw)
+        template_source.prepare()
+        assert len(reads) == 1
+        render.render_to(tmp_path / "one", arch, "adr", template_source)
+        render.render_to(tmp_path / "two", arch, "ci", template_source)
+        assert len(reads) == 1, "a render after prepare read copier.yml again"
     finally:
         _template.load_template_config = real
 

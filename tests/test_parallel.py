@@ -54,6 +54,19 @@ def test_workers_leave_ctrl_c_to_the_parent_and_a_nested_map_runs_in_place(monke
     assert all(len(set(pids)) == 1 for pids in inner)  # no workers of workers
 
 
+@forking
+def test_workers_share_the_parents_objects_without_collecting_them(monkeypatch):
+    """What the parent loaded before the fork is frozen out of garbage collection in the workers (a
+    collection would copy every page it scans), and is collected as usual in the parent afterwards."""
+    import gc
+
+    monkeypatch.setenv("PHASEKIT_JOBS", "2")
+    assert gc.get_freeze_count() == 0
+    frozen = parallel.map_in_processes(lambda _: gc.get_freeze_count(), [0, 1])
+    assert all(count > 1000 for count in frozen)
+    assert gc.get_freeze_count() == 0
+
+
 def test_one_job_runs_everything_in_this_process(monkeypatch):
     monkeypatch.setenv("PHASEKIT_JOBS", "1")
     assert parallel.map_in_processes(lambda _: os.getpid(), [0, 1, 2]) == [os.getpid()] * 3

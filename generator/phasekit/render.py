@@ -49,6 +49,12 @@ class Source:
             return None
         return copier_runtime.plain_copy(repo, self.vcs_ref)
 
+    def prepare(self) -> None:
+        """Load, in this process, what every render of this template loads first: renders that run in forked
+        workers (parallel.py) then inherit it instead of each loading it again."""
+        plain = self.plain()
+        copier_runtime.preload(plain[0] if plain else None)
+
 
 @dataclass
 class ApplyResult:
@@ -116,7 +122,7 @@ def apply(
         staging = Path(tmp_name)
         if progress is not None:
             progress.start(len(blueprints))
-        source.plain()  # the template extracted once, before any worker starts
+        source.prepare()  # before any worker starts
         parallel.map_in_processes(lambda name: render_to(staging / name, arch, name, source, extra), blueprints,
                                   done=progress.step if progress is not None else None)
         if "helm" in blueprints:

@@ -47,7 +47,7 @@ def run(arch: Architecture, dest: Path, source: Source, *, dry_run: bool = False
     if progress is not None:
         progress.start(len(targets) if dry_run else 2 * len(targets))  # preview each, then merge each
     with tempfile.TemporaryDirectory(prefix="phasekit-update-") as renders:
-        source.plain()  # the template extracted once, before any worker starts
+        source.prepare()  # before any worker starts
 
         def previewed(target: tuple[int, tuple[Path, str]]) -> preview.BlueprintPreview:
             i, (folder, name) = target
