@@ -30,3 +30,18 @@ def test_an_unexpected_error_writes_a_crash_log_naming_the_versions(tmp_path: Pa
     assert f"Python {platform.python_version()}" in log.splitlines()[0]
     assert "command: phasekit apply --all" in log
     assert "RuntimeError: a bug" in log and "Traceback" in log
+
+
+def test_the_command_exits_with_mains_code_and_leaves_its_objects_to_the_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`phasekit` (cli.run) exits with main's code, its objects frozen out of the interpreter's last garbage
+    collections (which only free what the exit frees anyway)."""
+    import gc
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+        assert exited.value.code == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

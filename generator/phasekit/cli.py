@@ -6,11 +6,13 @@ otherwise written to a log file the user can attach to a bug report).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
 import sys
 import tempfile
 import traceback
+from typing import NoReturn
 
 import click
 
@@ -114,5 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> NoReturn:
+    """The `phasekit` command: main(), then exit without collecting garbage. The process is ending, and the
+    interpreter's last collections over every object copier and Jinja made are a sixth of a one-service
+    apply (0.07 s); what is still freed at exit (modules, atexit handlers, temporary folders) still is."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
