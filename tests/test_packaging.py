@@ -26,7 +26,7 @@ def test_wheel_ships_template_and_entry_point(tmp_path):
                if p.is_file() and "__pycache__" not in p.parts}
     assert shipped == on_disk
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "phasekit = phasekit.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "phasekit = phasekit.cli:run" in zipfile.ZipFile(wheel).read(entry).decode()
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     # `phasekit install-validators` works from an installed phasekit, not only from a checkout
     assert "phasekit/_tools/install-validators" in names
