@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The `phasekit` command: main(), then exit without collecting garbage. The process is ending, and the
-    interpreter's last collections over every object copier and Jinja made are a sixth of a one-service
-    apply (0.07 s); what is still freed at exit (modules, atexit handlers, temporary folders) still is."""
+    interpreter's last collections over every object copier and Jinja made cost about 0.05 s of a 0.55 s
+    one-service apply; atexit handlers, temporary folders and module teardown still run."""
     code = main()
     gc.freeze()
     sys.exit(code)

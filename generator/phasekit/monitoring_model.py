@@ -38,6 +38,7 @@ EXPORTERS: dict[str, dict[str, Any]] = {
     "other": {"mode": "probe", "up": "probe_success"},
 }
 
+
 def service(svc: dict[str, Any]) -> dict[str, Any]:
     """The monitoring block of one normalised service (ports, health and resources filled).
 
@@ -80,12 +81,11 @@ def service(svc: dict[str, Any]) -> dict[str, Any]:
 def datastore(store: dict[str, Any]) -> dict[str, Any]:
     """The monitoring block of one normalised datastore: where its metrics are scraped (or it is probed)."""
     exporter = EXPORTERS.get(store["engine"], EXPORTERS["other"])
-    own = f"{store['name']}:{store.get('port', '')}"
     path = "/metrics"
     if exporter["mode"] == "exporter":
         target = f"{store['id']}-exporter:{exporter['port']}"
     elif exporter["mode"] == "direct":
         target, path = f"{store['name']}:{exporter['port'] or store.get('port', '')}", exporter["path"]
     else:
-        target = own
+        target = f"{store['name']}:{store.get('port', '')}"
     return {"mode": exporter["mode"], "target": target, "path": path, "up": exporter["up"]}

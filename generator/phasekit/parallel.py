@@ -92,14 +92,14 @@ def map_in_processes(fn: Callable[[T], R], items: Sequence[T], done: Callable[[T
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_quiet_worker, initargs=(os.getpid(),)) as pool:
-            futures = {pool.submit(_run, i): i for i in range(len(items))}
+            futures = [pool.submit(_run, i) for i in range(len(items))]
             try:
-                pending, ordered, reported = set(futures), list(futures), 0
+                pending, reported = set(futures), 0
                 while pending:
                     _, pending = wait(pending, return_when=FIRST_COMPLETED)
                     # reported in input order, as one after the other would report them
-                    while reported < len(ordered) and ordered[reported].done():
-                        if done is not None and ordered[reported].exception() is None:
+                    while reported < len(futures) and futures[reported].done():
+                        if done is not None and futures[reported].exception() is None:
                             done(items[reported])
                         reported += 1
             except BaseException:
